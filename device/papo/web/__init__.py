@@ -1,0 +1,1 @@
+"""The local web API (and, later, the config page) served by Litestar."""
