@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--host", help="address to serve on (default 127.0.0.1, this machine only)")
     run.add_argument("--port", type=int, help="port to serve on (default 8080)")
+    run.add_argument(
+        "--input", type=Path, help="listen to this WAV recording (played in real time) instead of a microphone"
+    )
 
     models = commands.add_parser("models", help="list, check or prepare the speech models")
     model_commands = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
@@ -114,7 +117,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             store=not args.no_store,
         )
     if args.command == "run":
-        return commands.run(settings, host=args.host, port=args.port)
+        return commands.run(settings, host=args.host, port=args.port, recording=args.input)
     if args.command == "models":
         if args.models_command == "list":
             return commands.models_list(settings, as_json=args.json)

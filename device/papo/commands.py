@@ -159,13 +159,16 @@ def _hear_microphone(listener: Listener, device: str | None, seconds: float | No
         microphone.close()
 
 
-def run(settings: Settings, host: str | None, port: int | None) -> int:
+def run(settings: Settings, host: str | None, port: int | None, recording: Path | None) -> int:
     """Serve the daemon until Ctrl-C."""
     import uvicorn
 
     from papo.app import create_app
+    from papo.audio.playback_source import RecordingSource
 
-    app = create_app(settings)
+    if recording is not None:
+        read_wav(recording)  # fail now, with a clear message, rather than inside the pipeline
+    app = create_app(settings, open_source=None if recording is None else lambda: RecordingSource(recording))
     uvicorn.run(
         app,
         host=host or settings.server.host,

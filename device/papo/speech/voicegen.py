@@ -50,10 +50,13 @@ def espeak_voice(text: str, voice: str = "pt-br") -> npt.NDArray[np.float32]:
 class KokoroVoice:
     """Kokoro-82M int8 ONNX voicing espeak-ng phonemes; its files come from the `kokoro-82m` model."""
 
-    def __init__(self, model_dir: Path, voice: str = DEFAULT_VOICE, speed: float = 1.0) -> None:
+    def __init__(
+        self, model_dir: Path, voice: str = DEFAULT_VOICE, speed: float = 1.0, language: str = "pt-br"
+    ) -> None:
         self._dir = model_dir
         self._voice = voice
         self._speed = speed
+        self._language = language
 
     @cached_property
     def _session(self) -> object:
@@ -74,8 +77,8 @@ class KokoroVoice:
             return np.asarray(voices[self._voice], dtype=np.float32)
 
     def synthesize(self, text: str) -> npt.NDArray[np.float32]:
-        """Speak pt-BR `text`; return 16 kHz mono float32."""
-        ids = [self._vocab[c] for c in espeak_phonemes(text) if c in self._vocab][:_MAX_TOKENS]
+        """Speak `text` (in the espeak-ng language given at construction); return 16 kHz mono float32."""
+        ids = [self._vocab[c] for c in espeak_phonemes(text, self._language) if c in self._vocab][:_MAX_TOKENS]
         if not ids:
             return np.zeros(0, np.float32)
         style = self._style[len(ids) - 1].reshape(1, -1)
@@ -87,7 +90,16 @@ class KokoroVoice:
                 "speed": np.array([self._speed], dtype=np.float32),
             },
         )[0]
-        return to_pipeline_rate(np.asarray(audio, dtype=np.float32).reshape(-1), KOKORO_RATE)
+        return to_pipeline_rate(_trim(np.asarray(audio, dtype=np.float32).reshape(-1)), KOKORO_RATE)
+
+
+def _trim(audio: npt.NDArray[np.float32], threshold: float = 0.01, pad_s: float = 0.03) -> npt.NDArray[np.float32]:
+    """Cut the near-silence Kokoro leaves before and after the speech, keeping a short pad."""
+    loud = np.flatnonzero(np.abs(audio) > threshold)
+    if len(loud) == 0:
+        return audio
+    pad = int(pad_s * KOKORO_RATE)
+    return audio[max(0, loud[0] - pad) : loud[-1] + pad]
 
 
 def with_silence(parts: list[npt.NDArray[np.float32]], gap_s: float, lead_s: float = 0.5) -> npt.NDArray[np.float32]:

@@ -1,0 +1,69 @@
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from papo.statedir import StateDirError
+from papo.store.db import NewTurn, TurnStore
+
+
+def _turn(text: str) -> NewTurn:
+    return NewTurn(
+        text=text,
+        language="pt",
+        audio_start_s=0.5,
+        audio_end_s=2.0,
+        audio_duration_s=1.7,
+        stt_model="whisper-base",
+        stt_window="short",
+        vad_model="silero-vad-v6",
+        vad_ms=3.0,
+        stt_ms=180.0,
+        eos_to_text_ms=500.0,
+    )
+
+
+def test_schema_is_migrated_and_wal_is_on(state_dir: Path) -> None:
+    store = TurnStore(state_dir / "papo.sqlite3", "dev-1", 300)
+    store.close()
+    with sqlite3.connect(state_dir / "papo.sqlite3") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
+        columns = {row[1] for row in db.execute("PRAGMA table_info(turn)")}
+    assert {"text", "audio_duration_s", "vad_ms", "stt_ms", "eos_to_text_ms", "stt_model", "vad_model"} <= columns
+
+
+def test_turns_are_ordered_kept_across_reopen_and_grouped(state_dir: Path) -> None:
+    path = state_dir / "papo.sqlite3"
+    store = TurnStore(path, "dev-1", conversation_idle_s=300)
+    first = store.record(_turn("bom dia"), "mic")
+    second = store.record(_turn("tudo bem?"), "mic")
+    other = store.record(_turn("de um arquivo"), "file:a.wav")
+    store.close()
+    reopened = TurnStore(path, "dev-1", conversation_idle_s=300)
+    assert reopened.count_turns() == 3
+    assert [t.text for t in reopened.recent_turns()] == ["de um arquivo", "tudo bem?", "bom dia"]
+    assert (first.seq, second.seq, other.seq) == (1, 2, 3)
+    assert first.conversation_id == second.conversation_id != other.conversation_id
+
+
+def test_long_silence_starts_a_new_conversation(state_dir: Path) -> None:
+    store = TurnStore(state_dir / "papo.sqlite3", "dev-1", conversation_idle_s=0.001)
+    first = store.record(_turn("oi"), "mic")
+    import time
+
+    time.sleep(0.01)
+    second = store.record(_turn("oi de novo"), "mic")
+    assert first.conversation_id != second.conversation_id
+
+
+def test_read_only_state_dir_is_a_clear_error_and_loses_nothing(state_dir: Path, read_only) -> None:
+    path = state_dir / "papo.sqlite3"
+    store = TurnStore(path, "dev-1", 300)
+    store.record(_turn("guardado"), "mic")
+    store.close()
+    with read_only(state_dir):
+        with pytest.raises(StateDirError, match="read-only; set PAPO_STATE_DIR"):
+            TurnStore(path, "dev-1", 300)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT text FROM turn").fetchall() == [("guardado",)]
