@@ -9,12 +9,12 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
-from support.speech import SpeechMaker
 
 from papo.engine import SpeechEngine, load_engine
 from papo.models.manifest import load_manifest
 from papo.models.provision import provision
-from papo.settings import Settings, load_settings
+from papo.settings import load_settings
+from support.speech import SpeechMaker
 
 SENTENCES = [
     "Olá, meu nome é Maria e hoje eu quero conversar sobre o meu neto.",

@@ -5,15 +5,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SENTENCES
-from support.speech import SpeechMaker
 
+from conftest import SENTENCES
 from papo.engine import SpeechEngine, load_engine
 from papo.errors import ModelError
 from papo.listener import Listener, PendingUtterance, hear_recording
 from papo.settings import load_settings
 from papo.speech.voicegen import with_silence
 from papo.speech.wordcheck import content_word_recall
+from support.speech import SpeechMaker
 
 pytestmark = pytest.mark.slow
 
@@ -88,5 +88,5 @@ def test_tiny_en_transcribes_english(english_speech: SpeechMaker, state_dir: Pat
 
 
 def test_tiny_en_refuses_portuguese(state_dir: Path) -> None:
-    with pytest.raises(ModelError, match='English only; set stt.language = "en"'):
+    with pytest.raises(ModelError, match=r'English only; set stt\.language = "en"'):
         load_engine(load_settings(stt={"model": "whisper-tiny-en", "language": "pt"}))

@@ -62,8 +62,7 @@ def test_read_only_state_dir_is_a_clear_error_and_loses_nothing(state_dir: Path,
     store = TurnStore(path, "dev-1", 300)
     store.record(_turn("guardado"), "mic")
     store.close()
-    with read_only(state_dir):
-        with pytest.raises(StateDirError, match="read-only; set PAPO_STATE_DIR"):
-            TurnStore(path, "dev-1", 300)
+    with read_only(state_dir), pytest.raises(StateDirError, match="read-only; set PAPO_STATE_DIR"):
+        TurnStore(path, "dev-1", 300)
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT text FROM turn").fetchall() == [("guardado",)]

@@ -1,0 +1,156 @@
+"""The shipped `papo` command, run as a subprocess on real models and generated speech."""
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import SENTENCES
+from papo.audio.wav import write_wav
+from papo.speech.voicegen import with_silence
+from papo.speech.wordcheck import content_word_recall
+from support.cli import papo
+from support.speech import SpeechMaker
+
+
+def _turns(state_dir: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(state_dir / "papo.sqlite3") as db:
+        return db.execute(
+            "SELECT c.source, t.text FROM turn t JOIN conversation c ON c.id = t.conversation_id"
+        ).fetchall()
+
+
+def test_help_speaks_plainly() -> None:
+    result = papo("--help")
+    assert result.returncode == 0
+    assert "papo listen FILE.wav" in result.stdout
+    assert "what was said" in papo("listen", "--help").stdout
+
+
+@pytest.mark.slow
+def test_demo_hears_stores_and_times_the_sample(state_dir: Path) -> None:
+    result = papo("demo", "--fast")
+    assert result.returncode == 0, result.stderr
+    assert "heard [" in result.stdout
+    assert "speech-to-text" in result.stdout and "ms" in result.stdout
+    assert "stored 1 turn(s)" in result.stdout
+    recall = float(result.stdout.split("content words recovered: ")[1].split("%")[0])
+    assert recall >= 80
+    ((source, text),) = _turns(state_dir)
+    assert source == "demo" and "vizinha" in text.lower()
+
+
+@pytest.mark.slow
+def test_listen_json_prints_one_object_per_utterance(state_dir: Path, speech: SpeechMaker, tmp_path: Path) -> None:
+    wav = tmp_path / "conversa.wav"
+    stereo = with_silence([speech.say(s) for s in SENTENCES[:2]], gap_s=1.5)
+    sf.write(wav, np.stack([stereo, stereo], axis=1), 16000, subtype="FLOAT")
+    import soxr
+
+    resampled = tmp_path / "conversa-44k.wav"
+    sf.write(resampled, soxr.resample(stereo, 16000, 44100), 44100, subtype="PCM_16")
+    for path in (wav, resampled):
+        result = papo("listen", str(path), "--json")
+        assert result.returncode == 0, result.stderr
+        lines = [json.loads(line) for line in result.stdout.splitlines()]
+        assert len(lines) == 2
+        for line, sentence in zip(lines, SENTENCES[:2], strict=True):
+            assert set(line) == {"text", "start_s", "end_s", "language", "stt_ms"}
+            assert line["language"] == "pt" and line["stt_ms"] > 0
+            assert 0 <= line["start_s"] < line["end_s"]
+            assert content_word_recall(sentence, line["text"]) >= 0.8, line["text"]
+        assert lines[0]["end_s"] < lines[1]["start_s"]
+    assert [source for source, _ in _turns(state_dir)] == ["file:conversa.wav"] * 2 + ["file:conversa-44k.wav"] * 2
+
+
+@pytest.mark.slow
+def test_listen_plain_and_silent_file(tmp_path: Path) -> None:
+    silent = tmp_path / "silencio.wav"
+    write_wav(silent, np.zeros(16000 * 4, np.float32))
+    result = papo("listen", str(silent))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+
+
+def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "notes.wav").write_text("dear diary, this is no recording")
+    sf.write(tmp_path / "ulaw.wav", np.zeros(8000), 8000, subtype="ULAW")
+    good = tmp_path / "good.wav"
+    write_wav(good, np.zeros(32000, np.float32))
+    (tmp_path / "cut.wav").write_bytes(good.read_bytes()[:30000])
+    return {
+        "empty": (tmp_path / "empty.wav", "the file is empty"),
+        "not wav": (tmp_path / "notes.wav", "not a readable WAV file"),
+        "ulaw": (tmp_path / "ulaw.wav", "sample format ULAW is not supported"),
+        "truncated": (tmp_path / "cut.wav", "truncated"),
+        "missing": (tmp_path / "absent.wav", "no such file"),
+    }
+
+
+def test_bad_recordings_give_one_clear_line_and_lose_nothing(state_dir: Path, tmp_path: Path) -> None:
+    from papo.store.db import NewTurn, TurnStore
+
+    store = TurnStore(state_dir / "papo.sqlite3", "dev", 300)
+    store.record(NewTurn("já guardado", "pt", 0, 1, 1, "whisper-base", "short", "silero-vad-v6"), "mic")
+    store.close()
+    for case, (path, message) in _bad_files(tmp_path).items():
+        result = papo("listen", str(path))
+        assert result.returncode == 1, case
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, (case, result.stderr)
+        assert lines[0].startswith("papo: error: ") and message in lines[0], (case, lines[0])
+    assert _turns(state_dir) == [("mic", "já guardado")]
+
+
+def test_missing_microphone_is_a_clear_error() -> None:
+    result = papo("listen", "--mic", "--device", "no-such-microphone-xyz", "--seconds", "1")
+    assert result.returncode == 1
+    assert "no audio input" in result.stderr and "no-such-microphone-xyz" in result.stderr
+
+
+def test_read_only_state_dir(state_dir: Path, tmp_path: Path, read_only) -> None:
+    wav = tmp_path / "a.wav"
+    write_wav(wav, np.zeros(16000, np.float32))
+    with read_only(state_dir):
+        result = papo("listen", str(wav))
+    assert result.returncode == 1
+    assert "read-only; set PAPO_STATE_DIR" in result.stderr
+
+
+def test_invalid_configuration_names_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "papo.toml"
+    config.write_text('[stt]\nmodel = "whisper-giant"\n')
+    result = papo("models", "list", env={"PAPO_CONFIG": str(config)})
+    assert result.returncode == 1
+    assert "stt.model" in result.stderr and "'whisper-base' or 'whisper-tiny-en'" in result.stderr
+
+
+@pytest.mark.slow
+def test_models_list_provision_and_verify(state_dir: Path) -> None:
+    listing = json.loads(papo("models", "list", "--json").stdout)
+    by_name = {row["name"]: row for row in listing}
+    assert by_name["whisper-base"]["in_use"] and by_name["whisper-small"]["status"] == "unavailable"
+    assert papo("models", "provision").returncode == 0
+    verified = papo("models", "verify", "whisper-base", "silero-vad-v6")
+    assert verified.returncode == 0, verified.stdout
+    assert verified.stdout.count("ok  ") == 5
+    assert "ready" in papo("models", "list").stdout
+
+
+@pytest.mark.slow
+def test_corrupt_model_is_named_with_the_fix(tmp_path: Path) -> None:
+    state = tmp_path / "own-state"
+    env = {"PAPO_STATE_DIR": str(state)}
+    assert papo("models", "provision", "silero-vad-v6", env=env).returncode == 0
+    model = state / "models" / "silero-vad-v6" / "silero_vad_v6.onnx"
+    model.write_bytes(model.read_bytes()[:-10] + b"0123456789")
+    result = papo("models", "verify", "silero-vad-v6", env=env)
+    assert result.returncode == 1
+    assert "FAIL silero-vad-v6/silero_vad_v6.onnx: sha256 mismatch" in result.stdout
+    assert "papo models provision --force silero-vad-v6" in result.stdout
+    assert papo("models", "provision", "--force", "silero-vad-v6", env=env).returncode == 0
+    assert papo("models", "verify", "silero-vad-v6", env=env).returncode == 0

@@ -1,0 +1,115 @@
+"""`papo run`: the Litestar daemon as a process, its /health, its pipeline and a clean Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import SENTENCES
+from papo.audio.wav import write_wav
+from papo.speech.voicegen import with_silence
+from papo.speech.wordcheck import content_word_recall
+from support.cli import PAPO
+from support.speech import SpeechMaker
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def _daemon(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [str(PAPO), "run", "--port", str(port), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=os.environ.copy(),
+    )
+    try:
+        yield process, f"http://127.0.0.1:{port}"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _health(base: str) -> dict[str, Any] | None:
+    try:
+        with urllib.request.urlopen(f"{base}/health", timeout=2) as response:
+            return dict(json.load(response))
+    except OSError:
+        return None
+
+
+def _wait_for(base: str, condition: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = _health(base)
+        if last is not None and condition(last):
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"/health never satisfied the condition; last answer: {last}")
+
+
+def _stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=20)
+    assert process.returncode == 0, output
+    return output
+
+
+def test_without_a_microphone_the_daemon_stays_healthy_and_retries() -> None:
+    with _daemon() as (process, base):
+        health = _wait_for(base, lambda h: h["pipeline"]["state"] == "no audio input", timeout=60)
+        assert health["status"] == "ok"
+        assert health["models"] == {"stt": "whisper-base", "vad": "silero-vad-v6"}
+        assert "no audio input" in health["pipeline"]["detail"]
+        first_retry = health["pipeline"]["retry_in_s"]
+        later = _wait_for(base, lambda h: (h["pipeline"]["retry_in_s"] or 0) > first_retry, timeout=30)
+        assert later["pipeline"]["state"] == "no audio input"
+        output = _stop(process)
+    assert "audio input unavailable" in output
+    assert "daemon stopped" in output
+
+
+def test_daemon_hears_and_stores_what_is_said(state_dir: Path, speech: SpeechMaker, tmp_path: Path) -> None:
+    recording = tmp_path / "sala.wav"
+    write_wav(recording, with_silence([speech.say(s) for s in SENTENCES[:2]], gap_s=1.5))
+    with _daemon("--input", str(recording)) as (process, base):
+        health = _wait_for(base, lambda h: h["pipeline"]["utterances"] >= 2, timeout=90)
+        assert health["pipeline"]["state"] == "listening"
+        assert health["pipeline"]["device"] == "file:sala.wav"
+        _stop(process)
+    with sqlite3.connect(state_dir / "papo.sqlite3") as db:
+        rows = db.execute("SELECT text, eos_to_text_ms, stt_ms, vad_ms, stt_model FROM turn ORDER BY seq").fetchall()
+    assert len(rows) == 2
+    for (text, eos_ms, stt_ms, vad_ms, model), sentence in zip(rows, SENTENCES[:2], strict=True):
+        assert content_word_recall(sentence, text) >= 0.8, text
+        assert eos_ms > 0 and stt_ms > 0 and vad_ms > 0 and model == "whisper-base"
+
+
+def test_daemon_refuses_to_start_on_a_bad_recording(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.wav"
+    bad.write_text("nope")
+    result = subprocess.run([str(PAPO), "run", "--input", str(bad)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "not a readable WAV file" in result.stderr
