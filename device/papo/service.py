@@ -163,6 +163,11 @@ class VoiceService:
         except AudioInputError as exc:
             self._set(PipelineState.NO_AUDIO_INPUT, str(exc), retry_in_s=1.0)
             log.warning("audio input lost", extra=fields(reason=str(exc)))
+        except Exception as exc:  # one broken stream must not end the daemon's listening for good
+            self._set(PipelineState.FAILED, f"capture failed: {exc}", retry_in_s=1.0)
+            log.exception("capture failed; reopening the input")
+        if not self._stop.is_set():
+            await asyncio.to_thread(self._stop.wait, 1.0)
 
     async def _keep(self, engine: SpeechEngine, pending: PendingUtterance) -> None:
         try:
