@@ -21,8 +21,8 @@ uv: ## install uv (the Python project manager) if it is missing
 	  python3 -m pip install --quiet --user --break-system-packages uv; }
 
 system-packages: ## install the Debian packages papo needs (as root), or print the command
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
-	if [ -z "$$missing" ]; then exit 0; fi; \
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done | tr '\n' ' '); \
+	if [ -z "$$(echo $$missing)" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = "0" ]; then \
 	  echo "installing system packages: $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
