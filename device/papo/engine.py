@@ -39,6 +39,11 @@ class SpeechEngine:
         """Name of the VAD model in use."""
         return VAD_MODEL
 
+    def model_versions(self) -> dict[str, str]:
+        """Each loaded model's name and the sha256 (first 12 hex digits) of its main file."""
+        manifest = load_manifest()
+        return {name: manifest.get(name).files[0].sha256[:12] for name in (self.stt_model, self.vad_model)}
+
     def endpointer(self) -> Endpointer:
         """Return a fresh endpointer (its own VAD state) for one audio stream."""
         return Endpointer(SileroVad(self.vad_path), self.settings.vad)

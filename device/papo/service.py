@@ -62,6 +62,7 @@ class PipelineStatus:
     utterances: int = 0
     last_heard_at: float | None = None
     models: dict[str, str] = field(default_factory=dict)
+    model_versions: dict[str, str] = field(default_factory=dict)
 
 
 def store_turn(store: TurnStore, engine: SpeechEngine, pending: PendingUtterance, source: str) -> str | None:
@@ -116,6 +117,7 @@ class VoiceService:
             log.error("voice pipeline cannot start", extra=fields(reason=str(exc)))
             return
         self.status.models = {"stt": engine.stt_model, "vad": engine.vad_model}
+        self.status.model_versions = engine.model_versions()
         delay = 1.0
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stt") as executor:
             while not self._stop.is_set():

@@ -82,6 +82,7 @@ def test_without_a_microphone_the_daemon_stays_healthy_and_retries() -> None:
         health = _wait_for(base, lambda h: h["pipeline"]["state"] == "no audio input", timeout=60)
         assert health["status"] == "ok"
         assert health["models"] == {"stt": "whisper-base", "vad": "silero-vad-v6"}
+        assert health["model_versions"] == {"whisper-base": "905e5bf8336b", "silero-vad-v6": "4cbf549b8326"}
         assert "no audio input" in health["pipeline"]["detail"]
         first_retry = health["pipeline"]["retry_in_s"]
         later = _wait_for(base, lambda h: (h["pipeline"]["retry_in_s"] or 0) > first_retry, timeout=30)

@@ -33,4 +33,5 @@ class HealthController(Controller):
                 "last_heard_at": status.last_heard_at,
             },
             "models": status.models,
+            "model_versions": status.model_versions,
         }
