@@ -11,7 +11,8 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.datastructures import State
 
-from papo.service import FrameSource, VoiceService
+from papo.audio.sources import FrameSource
+from papo.service import VoiceService
 from papo.settings import Settings
 from papo.store.db import TurnStore
 from papo.web.health import HealthController

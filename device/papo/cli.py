@@ -20,6 +20,7 @@ Everyday commands:
   papo listen FILE.wav      write down everything said in a recording
   papo listen --mic         write down what you say into the microphone (Ctrl-C to stop)
   papo run                  start the companion service with its local web page
+  papo audio test           check the microphone and the speaker
   papo models list          show the speech models and whether they are ready
 
 Settings come from /etc/papo/papo.toml (or the file named by PAPO_CONFIG) and PAPO_* variables.
@@ -68,6 +69,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--input", type=Path, help="listen to this WAV recording (played in real time) instead of a microphone"
     )
+
+    audio = commands.add_parser("audio", help="list sound devices or test the microphone and speaker")
+    audio_commands = audio.add_subparsers(dest="audio_command", required=True, metavar="ACTION")
+    devices = audio_commands.add_parser("devices", help="list microphones and speakers")
+    devices.add_argument("--json", action="store_true", help="print JSON")
+    check = audio_commands.add_parser(
+        "test",
+        help="record 3 seconds, play them back, and say how it sounded",
+        description="Records a few seconds from the microphone, plays them back on the speaker, and reports the "
+        "input level, dropped audio and delays.",
+    )
+    check.add_argument("--device", help="microphone id or part of its name (default: the system's)")
+    check.add_argument("--output", help="speaker id or part of its name (default: the system's)")
+    check.add_argument("--seconds", type=float, default=3.0, help="how long to record (default 3)")
+    check.add_argument("--no-playback", action="store_true", help="only record, do not play back")
+    check.add_argument("--json", action="store_true", help="print JSON")
 
     models = commands.add_parser("models", help="list, check or prepare the speech models")
     model_commands = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
@@ -118,6 +135,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         )
     if args.command == "run":
         return commands.run(settings, host=args.host, port=args.port, recording=args.input)
+    if args.command == "audio":
+        if args.audio_command == "devices":
+            return commands.audio_devices(as_json=args.json)
+        return commands.audio_test(args.device, args.output, args.seconds, not args.no_playback, as_json=args.json)
     if args.command == "models":
         if args.models_command == "list":
             return commands.models_list(settings, as_json=args.json)

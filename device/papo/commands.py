@@ -48,14 +48,24 @@ def _demo_audio(settings: Settings, text: str | None) -> tuple[npt.NDArray[np.fl
         expected = (assets / "demo-pt-BR.txt").read_text(encoding="utf-8").strip()
         with resources.as_file(assets / DEMO_SAMPLE) as path:
             return read_wav(path).samples, expected
+    from papo.cache import AudioCache, open_cache
     from papo.speech.voicegen import KokoroVoice, espeak_voice, with_silence
 
     kokoro = load_manifest().get("kokoro-82m")
-    if installed(kokoro):
-        speech = KokoroVoice(provision(kokoro, settings.models_dir)).synthesize(text)
-    else:
-        _say("(the Kokoro voice is not installed: using espeak-ng's own voice, which is harder to understand)")
-        speech = espeak_voice(text)
+    engine = "kokoro" if installed(kokoro) else "espeak-ng"
+    cache = open_cache(settings)
+    phrases = AudioCache(cache, "voicegen")
+    key = phrases.key(engine, "pt-br", text)
+    speech = phrases.get(key)
+    if speech is None:
+        if engine == "kokoro":
+            speech = KokoroVoice(provision(kokoro, settings.models_dir)).synthesize(text)
+        else:
+            _say("(the Kokoro voice is not installed: using espeak-ng's own voice, which is harder to understand)")
+            speech = espeak_voice(text)
+        phrases.put(key, speech)
+    if cache is not None:
+        cache.close()
     return with_silence([speech], gap_s=0.0, lead_s=0.6), text
 
 
@@ -130,7 +140,7 @@ def listen(
         pendings = (
             hear_recording(listener, recording.samples)
             if recording is not None
-            else _hear_microphone(listener, device or settings.audio.input_device, seconds)
+            else _hear_microphone(listener, settings, device, seconds)
         )
         for pending in pendings:
             if turns is not None:
@@ -143,10 +153,12 @@ def listen(
     return 0
 
 
-def _hear_microphone(listener: Listener, device: str | None, seconds: float | None) -> Iterator[PendingUtterance]:
-    from papo.audio.microphone import Microphone
+def _hear_microphone(
+    listener: Listener, settings: Settings, device: str | None, seconds: float | None
+) -> Iterator[PendingUtterance]:
+    from papo.audio.sources import open_microphone
 
-    microphone = Microphone(device)
+    microphone = open_microphone(settings.audio, device)
     print(f"listening on {microphone.name} — speak, and press Ctrl-C to stop", file=sys.stderr)
     limit = None if seconds is None else int(seconds * SAMPLE_RATE / FRAME_SAMPLES)
     count = 0
@@ -176,6 +188,51 @@ def run(settings: Settings, host: str | None, port: int | None, recording: Path 
         log_config=None,
         access_log=False,
     )
+    return 0
+
+
+def audio_devices(as_json: bool) -> int:
+    """List the sound devices."""
+    from papo.audio.native import list_devices
+
+    devices = list_devices()
+    if as_json:
+        _say(json.dumps(devices, ensure_ascii=False, indent=2))
+        return 0
+    _say(f"{'id':24} {'kind':13} name")
+    for device in devices:
+        kind = "/".join(k for k in ("input", "output") if device[k]) or "-"
+        marks = [
+            m
+            for m, on in (("default input", device["default_input"]), ("default output", device["default_output"]))
+            if on
+        ]
+        _say(f"{device['id']:24} {kind:13} {device['name']}" + (f"  ({', '.join(marks)})" if marks else ""))
+    return 0
+
+
+def audio_test(
+    input_device: str | None, output_device: str | None, seconds: float, play_back: bool, as_json: bool
+) -> int:
+    """Record, play back, and report level, drops and latency."""
+    from dataclasses import asdict
+
+    from papo.audio.check import run_check
+
+    if not 0.5 <= seconds <= 60:
+        raise PapoError("--seconds must be between 0.5 and 60")
+    if not as_json:
+        _say(f"recording {seconds:g} s — say something...")
+    check = run_check(input_device, output_device, seconds, play_back)
+    if as_json:
+        _say(json.dumps({**asdict(check), "verdict": check.verdict}))
+        return 0
+    _say(f"microphone: {check.input_device}")
+    _say(f"input level: {check.rms_dbfs:.1f} dBFS average, {check.peak_dbfs:.1f} dBFS peak — {check.verdict}")
+    _say(f"dropped audio: {check.dropped_samples} samples")
+    _say(f"first sound after {check.first_frame_ms:.0f} ms; frames arrive steadily (±{check.frame_jitter_ms:.1f} ms)")
+    if check.output_device is not None and check.playback_start_ms is not None:
+        _say(f"speaker: {check.output_device}; playback started after {check.playback_start_ms:.0f} ms")
     return 0
 
 

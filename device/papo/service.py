@@ -10,12 +10,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
 
-import numpy as np
-import numpy.typing as npt
-
-from papo.audio.microphone import Microphone
+from papo.audio.sources import FrameSource, open_microphone
 from papo.engine import SpeechEngine, load_engine
 from papo.errors import AudioInputError, NoAudioInputError, PapoError
 from papo.listener import Listener, PendingUtterance
@@ -24,20 +20,6 @@ from papo.store.db import NewTurn, TurnStore
 from papo.system.logging import fields
 
 log = logging.getLogger(__name__)
-
-
-class FrameSource(Protocol):
-    """A live audio source: blocking reads of 32 ms frames."""
-
-    name: str
-
-    def read(self) -> npt.NDArray[np.float32]:
-        """Return the next frame."""
-        ...
-
-    def close(self) -> None:
-        """Release the device."""
-        ...
 
 
 class PipelineState(StrEnum):
@@ -103,7 +85,7 @@ class VoiceService:
         self.status = PipelineStatus()
         self._settings = settings
         self._store = store
-        self._open_source = open_source or (lambda: Microphone(settings.audio.input_device))
+        self._open_source = open_source or (lambda: open_microphone(settings.audio))
         self._engine_loader = engine_loader
         self._stop = threading.Event()
 

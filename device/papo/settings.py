@@ -44,8 +44,13 @@ class Section(BaseModel):
 class AudioSettings(Section):
     """Where sound comes from."""
 
-    backend: Literal["sounddevice"] = "sounddevice"
-    input_device: str | None = Field(default=None, description="Input device name (part of it) or index")
+    backend: Literal["native", "sounddevice"] = Field(
+        default="native", description="native: the Rust cpal module; sounddevice: PortAudio through Python"
+    )
+    input_device: str | None = Field(default=None, description="Input device id or part of its name")
+    output_device: str | None = Field(default=None, description="Output device id or part of its name")
+    ring_seconds: float = Field(default=2.0, ge=0.2, le=30.0, description="Captured audio buffered for slow readers")
+    read_timeout_s: float = Field(default=2.0, gt=0, le=30.0, description="Silence from the device that counts as lost")
     retry_max_s: float = Field(default=60.0, gt=0, description="Longest wait between tries to open the device")
 
 
@@ -76,6 +81,16 @@ class SttSettings(Section):
     compression_ratio_threshold: float = Field(default=2.4, gt=1)
 
 
+class CacheSettings(Section):
+    """The on-disk cache of recomputable results (sled), bounded for SD cards."""
+
+    enabled: bool = True
+    max_mb: float = Field(default=64.0, gt=0, description="Content above this is evicted, oldest first")
+    max_disk_mb: float = Field(default=512.0, gt=0, description="The cache is wiped if its files grow past this")
+    max_disk_ratio: float = Field(default=8.0, gt=1, description="... or past this multiple of its content")
+    flush_every_ms: int = Field(default=5000, ge=100, description="How often it is written to disk")
+
+
 class ServerSettings(Section):
     """Where the local web API listens."""
 
@@ -102,6 +117,7 @@ class Settings(BaseSettings):
     stt: SttSettings = SttSettings()
     server: ServerSettings = ServerSettings()
     store: StoreSettings = StoreSettings()
+    cache: CacheSettings = CacheSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -119,6 +135,11 @@ class Settings(BaseSettings):
     def models_dir(self) -> Path:
         """Directory holding assembled, verified model files."""
         return self.state_dir / "models"
+
+    @property
+    def cache_dir(self) -> Path:
+        """The sled cache directory."""
+        return self.state_dir / "cache"
 
     @property
     def store_path(self) -> Path:

@@ -25,7 +25,7 @@ def _sounddevice() -> Any:
     return sounddevice
 
 
-class Microphone:
+class SounddeviceMicrophone:
     """An open input stream; `read()` blocks until the next frame is captured."""
 
     def __init__(self, device: str | None = None) -> None:

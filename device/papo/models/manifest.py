@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from papo.errors import ModelError
 
-_SOURCE_MANIFEST = Path(__file__).resolve().parents[3] / "models" / "manifest.toml"
-_PACKAGED_MANIFEST = Path(__file__).resolve().parents[1] / "models_manifest.toml"
+# In a checkout this is a symlink to models/manifest.toml; the wheel holds a copy.
+_MANIFEST = Path(__file__).with_name("manifest.toml")
 
 
 class PartSource(BaseModel):
@@ -68,8 +68,8 @@ class Manifest(BaseModel):
 
 
 def manifest_path() -> Path:
-    """Return the manifest of this checkout, or the copy packaged into the wheel."""
-    return _SOURCE_MANIFEST if _SOURCE_MANIFEST.is_file() else _PACKAGED_MANIFEST
+    """Return the path of the model manifest (models/manifest.toml, shipped inside the package)."""
+    return _MANIFEST
 
 
 @cache

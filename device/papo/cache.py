@@ -1,0 +1,79 @@
+"""The on-disk cache of recomputable results (sled, through papo._native); papo works without it."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import numpy as np
+import numpy.typing as npt
+
+from papo import _native
+from papo.errors import PapoError
+from papo.settings import Settings
+from papo.statedir import writable_dir
+from papo.system.logging import fields
+
+log = logging.getLogger(__name__)
+
+_MB = 1_000_000
+
+
+def open_cache(settings: Settings) -> _native.Cache | None:
+    """Open the cache; None (and a log line saying why) when it is disabled, in use or unusable."""
+    if not settings.cache.enabled:
+        return None
+    try:
+        directory = writable_dir(settings.cache_dir, "cache")
+        cache = _native.Cache(
+            directory,
+            max_bytes=int(settings.cache.max_mb * _MB),
+            max_disk_bytes=int(settings.cache.max_disk_mb * _MB),
+            max_disk_ratio=settings.cache.max_disk_ratio,
+            flush_every_ms=settings.cache.flush_every_ms,
+        )
+    except _native.CacheLockedError as exc:
+        log.warning("cache in use by another papo process; continuing without it", extra=fields(reason=str(exc)))
+        return None
+    except (_native.NativeError, PapoError) as exc:
+        log.warning("cache unavailable; continuing without it", extra=fields(reason=str(exc)))
+        return None
+    if cache.open_outcome == "rebuilt":
+        log.warning("cache was unreadable and has been rebuilt", extra=fields(reason=cache.rebuild_reason))
+    return cache
+
+
+class AudioCache:
+    """Cached 16 kHz mono audio (int16 on disk) by a description of how it was made (voice, text...)."""
+
+    def __init__(self, cache: _native.Cache | None, namespace: str) -> None:
+        self._cache = cache
+        self._namespace = namespace
+
+    @staticmethod
+    def key(*parts: object) -> bytes:
+        """A fixed-size key for the parts that determine the audio."""
+        return hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
+
+    def get(self, key: bytes) -> npt.NDArray[np.float32] | None:
+        """The cached audio, or None."""
+        if self._cache is None:
+            return None
+        try:
+            data = self._cache.get(self._namespace, key)
+        except _native.NativeError as exc:
+            log.warning("cache read failed", extra=fields(reason=str(exc)))
+            return None
+        if data is None:
+            return None
+        return np.frombuffer(data, dtype=np.int16).astype(np.float32) / 32768.0
+
+    def put(self, key: bytes, samples: npt.NDArray[np.float32]) -> None:
+        """Cache `samples` (best effort: a failing cache is logged, never fatal)."""
+        if self._cache is None:
+            return
+        pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16).tobytes()
+        try:
+            self._cache.put(self._namespace, key, pcm)
+        except _native.NativeError as exc:
+            log.warning("cache write failed", extra=fields(reason=str(exc)))

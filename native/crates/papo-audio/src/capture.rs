@@ -1,0 +1,361 @@
+//! Capture: a cpal input stream on its own thread, converted to 16 kHz mono i16 into a ring buffer.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use cpal::traits::{DeviceTrait, StreamTrait};
+use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig, SupportedStreamConfig};
+use papo_ring::{ring, Consumer, Producer, WaitError};
+
+use crate::devices::find_device;
+use crate::error::{from_cpal, AudioError};
+use crate::resample::Resampler;
+use crate::PIPELINE_RATE;
+
+const SCRATCH_SAMPLES: usize = 4096;
+const PERIOD_MS: u32 = 32;
+
+/// Counters of one capture stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaptureStats {
+    /// 16 kHz samples delivered into the ring.
+    pub captured_samples: u64,
+    /// 16 kHz samples dropped because the reader fell behind.
+    pub overrun_samples: u64,
+    /// Callbacks that dropped samples.
+    pub overrun_events: u64,
+    /// Data callbacks so far.
+    pub callbacks: u64,
+    /// The rate the device runs at.
+    pub device_rate: u32,
+    /// The channel count the device runs with.
+    pub device_channels: u16,
+}
+
+/// Why a read returned without a frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError {
+    /// No frame within the timeout.
+    TimedOut,
+    /// The stream is closed or the device failed.
+    Stopped(AudioError),
+}
+
+#[derive(Default)]
+struct Shared {
+    failed: AtomicBool,
+    error: Mutex<Option<String>>,
+    callbacks: AtomicU64,
+    captured: AtomicU64,
+}
+
+impl Shared {
+    fn fail(&self, message: String) {
+        if let Ok(mut slot) = self.error.lock() {
+            slot.get_or_insert(message);
+        }
+        self.failed.store(true, Ordering::Release);
+    }
+
+    fn failure(&self) -> Option<String> {
+        if !self.failed.load(Ordering::Acquire) {
+            return None;
+        }
+        self.error.lock().ok().and_then(|slot| slot.clone())
+    }
+}
+
+/// A running capture; dropping it stops the stream.
+pub struct Capture {
+    consumer: Consumer<i16>,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    device_name: String,
+    device_rate: u32,
+    device_channels: u16,
+}
+
+struct Opened {
+    name: String,
+    rate: u32,
+    channels: u16,
+}
+
+fn choose_config(device: &cpal::Device, name: &str) -> Result<SupportedStreamConfig, AudioError> {
+    let ranges: Vec<_> = device
+        .supported_input_configs()
+        .map_err(|e| from_cpal(name, "cannot query input device", &e))?
+        .collect();
+    let preference = |format: SampleFormat| match format {
+        SampleFormat::I16 => 0,
+        SampleFormat::F32 => 1,
+        _ => 2,
+    };
+    let direct = ranges
+        .iter()
+        .filter(|r| r.min_sample_rate() <= PIPELINE_RATE && PIPELINE_RATE <= r.max_sample_rate())
+        .min_by_key(|r| (r.channels(), preference(r.sample_format())));
+    match direct {
+        Some(range) => Ok((*range).with_sample_rate(PIPELINE_RATE)),
+        None => device
+            .default_input_config()
+            .map_err(|e| from_cpal(name, "cannot configure input device", &e)),
+    }
+}
+
+fn callback<T>(
+    mut producer: Producer<i16>,
+    channels: usize,
+    device_rate: u32,
+    shared: Arc<Shared>,
+) -> impl FnMut(&[T], &cpal::InputCallbackInfo) + Send + 'static
+where
+    T: SizedSample,
+    f32: FromSample<T>,
+{
+    let mut resampler = Resampler::new(device_rate, PIPELINE_RATE);
+    let mut scratch = vec![0i16; SCRATCH_SAMPLES].into_boxed_slice();
+    move |data: &[T], _info: &cpal::InputCallbackInfo| {
+        shared.callbacks.fetch_add(1, Ordering::Relaxed);
+        let mut filled = 0usize;
+        let mut delivered = 0u64;
+        for frame in data.chunks_exact(channels) {
+            let mut sum = 0.0f32;
+            for &sample in frame {
+                sum += sample.to_sample::<f32>();
+            }
+            let mono = sum / channels as f32;
+            resampler.push(mono, |value| {
+                scratch[filled] = (value.clamp(-1.0, 1.0) * 32767.0) as i16;
+                filled += 1;
+                if filled == scratch.len() {
+                    delivered += producer.push_slice(&scratch) as u64;
+                    filled = 0;
+                }
+            });
+        }
+        delivered += producer.push_slice(&scratch[..filled]) as u64;
+        shared.captured.fetch_add(delivered, Ordering::Relaxed);
+    }
+}
+
+/// Ask for a 32 ms period, within what the device allows, so frames arrive steadily and soon.
+pub(crate) fn period_frames(supported: &SupportedStreamConfig) -> cpal::BufferSize {
+    let wanted = supported.sample_rate() / 1000 * PERIOD_MS;
+    match supported.buffer_size() {
+        cpal::SupportedBufferSize::Range { min, max } => cpal::BufferSize::Fixed(wanted.clamp(*min, *max)),
+        cpal::SupportedBufferSize::Unknown => cpal::BufferSize::Default,
+    }
+}
+
+fn build_stream(
+    device: &cpal::Device,
+    name: &str,
+    supported: &SupportedStreamConfig,
+    producer: Producer<i16>,
+    shared: &Arc<Shared>,
+) -> Result<cpal::Stream, AudioError> {
+    let mut config: StreamConfig = supported.config();
+    config.buffer_size = period_frames(supported);
+    let channels = usize::from(config.channels);
+    let rate = config.sample_rate;
+    let on_error = {
+        let shared = Arc::clone(shared);
+        let name = name.to_string();
+        move |error: cpal::Error| {
+            shared.fail(from_cpal(&name, "input device failed:", &error).to_string())
+        }
+    };
+    let shared = Arc::clone(shared);
+    let timeout = Some(Duration::from_secs(5));
+    let result = match supported.sample_format() {
+        SampleFormat::I16 => device.build_input_stream(
+            config,
+            callback::<i16>(producer, channels, rate, shared),
+            on_error,
+            timeout,
+        ),
+        SampleFormat::F32 => device.build_input_stream(
+            config,
+            callback::<f32>(producer, channels, rate, shared),
+            on_error,
+            timeout,
+        ),
+        SampleFormat::I32 => device.build_input_stream(
+            config,
+            callback::<i32>(producer, channels, rate, shared),
+            on_error,
+            timeout,
+        ),
+        SampleFormat::U8 => device.build_input_stream(
+            config,
+            callback::<u8>(producer, channels, rate, shared),
+            on_error,
+            timeout,
+        ),
+        SampleFormat::F64 => device.build_input_stream(
+            config,
+            callback::<f64>(producer, channels, rate, shared),
+            on_error,
+            timeout,
+        ),
+        other => {
+            return Err(AudioError::Unsupported(format!(
+            "input device {name:?} offers only the sample format {other}, which papo cannot read"
+        )))
+        }
+    };
+    result.map_err(|e| from_cpal(name, "cannot open input device", &e))
+}
+
+fn run_stream(
+    wanted: Option<String>,
+    producer: Producer<i16>,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    ready: mpsc::Sender<Result<Opened, AudioError>>,
+) {
+    let opened = (|| {
+        let (device, name) = find_device(wanted.as_deref(), true)?;
+        let supported = choose_config(&device, &name)?;
+        let stream = build_stream(&device, &name, &supported, producer, &shared)?;
+        stream
+            .play()
+            .map_err(|e| from_cpal(&name, "cannot start input device", &e))?;
+        Ok((
+            stream,
+            Opened {
+                name,
+                rate: supported.sample_rate(),
+                channels: supported.channels(),
+            },
+        ))
+    })();
+    match opened {
+        Ok((stream, info)) => {
+            if ready.send(Ok(info)).is_err() {
+                return;
+            }
+            while !stop.load(Ordering::Acquire) {
+                std::thread::park_timeout(Duration::from_millis(100));
+            }
+            drop(stream);
+        }
+        Err(error) => {
+            // The receiver is waiting in Capture::start; if it is gone there is no one to tell.
+            let _ = ready.send(Err(error));
+        }
+    }
+}
+
+impl Capture {
+    /// Open `device` (id or part of its name; default input if `None`) and start capturing.
+    ///
+    /// `ring_seconds` of 16 kHz audio are buffered before samples are dropped as overruns.
+    pub fn start(device: Option<&str>, ring_seconds: f32) -> Result<Self, AudioError> {
+        let capacity = (ring_seconds.max(0.1) * PIPELINE_RATE as f32) as usize;
+        let (producer, consumer) = ring::<i16>(capacity);
+        let shared = Arc::new(Shared::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let wanted = device.map(str::to_string);
+        let thread = {
+            let shared = Arc::clone(&shared);
+            let stop = Arc::clone(&stop);
+            std::thread::Builder::new()
+                .name("papo-capture".into())
+                .spawn(move || run_stream(wanted, producer, shared, stop, ready_tx))
+                .map_err(|e| AudioError::Failed(format!("cannot start the capture thread: {e}")))?
+        };
+        let opened = ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| {
+                Err(AudioError::Failed(
+                    "the input device did not start within 10 s".to_string(),
+                ))
+            });
+        match opened {
+            Ok(info) => Ok(Self {
+                consumer,
+                shared,
+                stop,
+                thread: Some(thread),
+                device_name: info.name,
+                device_rate: info.rate,
+                device_channels: info.channels,
+            }),
+            Err(error) => {
+                stop.store(true, Ordering::Release);
+                thread.thread().unpark();
+                let _ = thread.join();
+                Err(error)
+            }
+        }
+    }
+
+    /// The device's readable name.
+    pub fn device_name(&self) -> &str {
+        &self.device_name
+    }
+
+    /// Fill `out` with the next 16 kHz samples, waiting up to `timeout`.
+    pub fn read(&mut self, out: &mut [i16], timeout: Duration) -> Result<(), ReadError> {
+        if let Some(message) = self.shared.failure() {
+            return Err(ReadError::Stopped(AudioError::Failed(message)));
+        }
+        if self.thread.is_none() {
+            return Err(ReadError::Stopped(AudioError::Failed(format!(
+                "the capture from {:?} is closed",
+                self.device_name
+            ))));
+        }
+        match self.consumer.pop_exact(out, timeout, PIPELINE_RATE) {
+            Ok(()) => Ok(()),
+            Err(WaitError::TimedOut) => match self.shared.failure() {
+                Some(message) => Err(ReadError::Stopped(AudioError::Failed(message))),
+                None => Err(ReadError::TimedOut),
+            },
+            Err(WaitError::Closed) => Err(ReadError::Stopped(AudioError::Failed(format!(
+                "the capture from {:?} stopped",
+                self.device_name
+            )))),
+        }
+    }
+
+    /// Samples waiting in the ring.
+    pub fn available(&self) -> usize {
+        self.consumer.available()
+    }
+
+    /// The stream's counters.
+    pub fn stats(&self) -> CaptureStats {
+        let ring = self.consumer.stats();
+        CaptureStats {
+            captured_samples: self.shared.captured.load(Ordering::Relaxed),
+            overrun_samples: ring.overrun_samples,
+            overrun_events: ring.overrun_events,
+            callbacks: self.shared.callbacks.load(Ordering::Relaxed),
+            device_rate: self.device_rate,
+            device_channels: self.device_channels,
+        }
+    }
+
+    /// Stop the stream and release the device (idempotent).
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

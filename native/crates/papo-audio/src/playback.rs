@@ -1,0 +1,342 @@
+//! Playback: a cpal output stream on its own thread, fed mono samples through a ring; `stop` empties it at once.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use cpal::traits::{DeviceTrait, StreamTrait};
+use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig, SupportedStreamConfig};
+use papo_ring::{ring, Consumer, Producer};
+
+use crate::devices::find_device;
+use crate::error::{from_cpal, AudioError};
+use crate::resample::Resampler;
+
+const RING_SECONDS: f32 = 2.0;
+const CALLBACK_SCRATCH: usize = 8192;
+
+#[derive(Default)]
+struct Shared {
+    /// Set by `stop`, taken by the callback, which then empties the queue.
+    flush: AtomicBool,
+    /// Bumped by every `stop`, so a `play` in progress knows it was cut short.
+    stops: AtomicU64,
+    failed: AtomicBool,
+    error: Mutex<Option<String>>,
+    played: AtomicU64,
+    callbacks: AtomicU64,
+}
+
+/// Stops a [`Playback`] from any thread, even while another thread is inside `play`.
+#[derive(Clone)]
+pub struct StopHandle {
+    shared: Arc<Shared>,
+}
+
+impl StopHandle {
+    /// Drop everything queued; the device goes silent within one callback period.
+    pub fn stop(&self) {
+        self.shared.stops.fetch_add(1, Ordering::AcqRel);
+        self.shared.flush.store(true, Ordering::Release);
+    }
+}
+
+/// A running output stream; dropping it stops the stream.
+pub struct Playback {
+    producer: Producer<f32>,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    device_name: String,
+    device_rate: u32,
+    device_channels: u16,
+}
+
+struct Opened {
+    name: String,
+    rate: u32,
+    channels: u16,
+}
+
+fn callback<T>(
+    mut consumer: Consumer<f32>,
+    channels: usize,
+    shared: Arc<Shared>,
+) -> impl FnMut(&mut [T], &cpal::OutputCallbackInfo) + Send + 'static
+where
+    T: SizedSample + FromSample<f32>,
+{
+    let mut scratch = vec![0.0f32; CALLBACK_SCRATCH].into_boxed_slice();
+    move |data: &mut [T], _info: &cpal::OutputCallbackInfo| {
+        shared.callbacks.fetch_add(1, Ordering::Relaxed);
+        if shared.flush.swap(false, Ordering::AcqRel) {
+            consumer.clear();
+        }
+        let silence = T::from_sample(0.0f32);
+        let mut played = 0u64;
+        for chunk in data.chunks_mut(channels * scratch.len()) {
+            let frames = chunk.len() / channels;
+            let got = consumer.pop_slice(&mut scratch[..frames]);
+            played += got as u64;
+            for (index, frame) in chunk.chunks_mut(channels).enumerate() {
+                let value = if index < got {
+                    T::from_sample(scratch[index])
+                } else {
+                    silence
+                };
+                frame.fill(value);
+            }
+        }
+        shared.played.fetch_add(played, Ordering::Relaxed);
+    }
+}
+
+fn choose_config(device: &cpal::Device, name: &str) -> Result<SupportedStreamConfig, AudioError> {
+    device
+        .default_output_config()
+        .map_err(|e| from_cpal(name, "cannot configure output device", &e))
+}
+
+fn build_stream(
+    device: &cpal::Device,
+    name: &str,
+    supported: &SupportedStreamConfig,
+    consumer: Consumer<f32>,
+    shared: &Arc<Shared>,
+) -> Result<cpal::Stream, AudioError> {
+    let mut config: StreamConfig = supported.config();
+    config.buffer_size = crate::capture::period_frames(supported);
+    let channels = usize::from(config.channels);
+    let on_error = {
+        let shared = Arc::clone(shared);
+        let name = name.to_string();
+        move |error: cpal::Error| {
+            if let Ok(mut slot) = shared.error.lock() {
+                slot.get_or_insert(from_cpal(&name, "output device failed:", &error).to_string());
+            }
+            shared.failed.store(true, Ordering::Release);
+        }
+    };
+    let shared = Arc::clone(shared);
+    let timeout = Some(Duration::from_secs(5));
+    let result = match supported.sample_format() {
+        SampleFormat::F32 => device.build_output_stream(
+            config,
+            callback::<f32>(consumer, channels, shared),
+            on_error,
+            timeout,
+        ),
+        SampleFormat::I16 => device.build_output_stream(
+            config,
+            callback::<i16>(consumer, channels, shared),
+            on_error,
+            timeout,
+        ),
+        SampleFormat::I32 => device.build_output_stream(
+            config,
+            callback::<i32>(consumer, channels, shared),
+            on_error,
+            timeout,
+        ),
+        SampleFormat::U8 => device.build_output_stream(
+            config,
+            callback::<u8>(consumer, channels, shared),
+            on_error,
+            timeout,
+        ),
+        other => {
+            return Err(AudioError::Unsupported(format!(
+            "output device {name:?} offers only the sample format {other}, which papo cannot write"
+        )))
+        }
+    };
+    result.map_err(|e| from_cpal(name, "cannot open output device", &e))
+}
+
+fn run_stream(
+    wanted: Option<String>,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    ready: mpsc::Sender<Result<(Opened, Producer<f32>), AudioError>>,
+) {
+    let opened = (|| {
+        let (device, name) = find_device(wanted.as_deref(), false)?;
+        let supported = choose_config(&device, &name)?;
+        let capacity = (RING_SECONDS * supported.sample_rate() as f32) as usize;
+        let (producer, consumer) = ring::<f32>(capacity);
+        let stream = build_stream(&device, &name, &supported, consumer, &shared)?;
+        stream
+            .play()
+            .map_err(|e| from_cpal(&name, "cannot start output device", &e))?;
+        let info = Opened {
+            name,
+            rate: supported.sample_rate(),
+            channels: supported.channels(),
+        };
+        Ok((stream, info, producer))
+    })();
+    match opened {
+        Ok((stream, info, producer)) => {
+            if ready.send(Ok((info, producer))).is_err() {
+                return;
+            }
+            while !stop.load(Ordering::Acquire) {
+                std::thread::park_timeout(Duration::from_millis(100));
+            }
+            drop(stream);
+        }
+        Err(error) => {
+            let _ = ready.send(Err(error));
+        }
+    }
+}
+
+impl Playback {
+    /// Open `device` (id or part of its name; default output if `None`) for playing.
+    pub fn start(device: Option<&str>) -> Result<Self, AudioError> {
+        let shared = Arc::new(Shared::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let wanted = device.map(str::to_string);
+        let thread = {
+            let shared = Arc::clone(&shared);
+            let stop = Arc::clone(&stop);
+            std::thread::Builder::new()
+                .name("papo-playback".into())
+                .spawn(move || run_stream(wanted, shared, stop, ready_tx))
+                .map_err(|e| AudioError::Failed(format!("cannot start the playback thread: {e}")))?
+        };
+        let opened = ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| {
+                Err(AudioError::Failed(
+                    "the output device did not start within 10 s".into(),
+                ))
+            });
+        match opened {
+            Ok((info, producer)) => Ok(Self {
+                producer,
+                shared,
+                stop,
+                thread: Some(thread),
+                device_name: info.name,
+                device_rate: info.rate,
+                device_channels: info.channels,
+            }),
+            Err(error) => {
+                stop.store(true, Ordering::Release);
+                thread.thread().unpark();
+                let _ = thread.join();
+                Err(error)
+            }
+        }
+    }
+
+    fn check(&self) -> Result<(), AudioError> {
+        if self.thread.is_none() {
+            return Err(AudioError::Failed(format!(
+                "the playback on {:?} is closed",
+                self.device_name
+            )));
+        }
+        if self.shared.failed.load(Ordering::Acquire) {
+            let message = self.shared.error.lock().ok().and_then(|s| s.clone());
+            return Err(AudioError::Failed(
+                message.unwrap_or_else(|| "output device failed".into()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Queue mono `samples` at `rate` Hz; blocks while the queue is full. Returns false if `stop` cut it short.
+    pub fn play(&mut self, samples: &[f32], rate: u32) -> Result<bool, AudioError> {
+        self.check()?;
+        let stops_before = self.shared.stops.load(Ordering::Acquire);
+        let mut converted = Vec::with_capacity(
+            samples.len() * self.device_rate as usize / rate.max(1) as usize + 64,
+        );
+        let mut resampler = Resampler::new(rate, self.device_rate);
+        for &sample in samples {
+            resampler.push(sample, |value| converted.push(value));
+        }
+        let mut rest = &converted[..];
+        while !rest.is_empty() {
+            self.check()?;
+            if self.shared.stops.load(Ordering::Acquire) != stops_before {
+                return Ok(false);
+            }
+            let pushed = self
+                .producer
+                .push_slice(&rest[..rest.len().min(self.producer.free())]);
+            rest = &rest[pushed..];
+            if !rest.is_empty() {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        Ok(true)
+    }
+
+    /// Drop everything queued; the device goes silent within one callback period.
+    pub fn stop(&self) {
+        self.stop_handle().stop();
+    }
+
+    /// A handle that can stop this playback from another thread.
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Wait until everything queued was handed to the device, up to `timeout`; true if it drained.
+    pub fn wait(&self, timeout: Duration) -> Result<bool, AudioError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.check()?;
+            if self.producer.stats().available == 0 {
+                return Ok(true);
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Samples (at the device rate) waiting to be played.
+    pub fn queued(&self) -> usize {
+        self.producer.stats().available
+    }
+
+    /// The device's readable name.
+    pub fn device_name(&self) -> &str {
+        &self.device_name
+    }
+
+    /// The device's rate and channel count.
+    pub fn device_format(&self) -> (u32, u16) {
+        (self.device_rate, self.device_channels)
+    }
+
+    /// Samples handed to the device so far.
+    pub fn played_samples(&self) -> u64 {
+        self.shared.played.load(Ordering::Relaxed)
+    }
+
+    /// Stop the stream and release the device (idempotent).
+    pub fn close(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Playback {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
