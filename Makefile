@@ -4,12 +4,14 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-# Debian packages the product and its tests need.
-APT_PACKAGES := espeak-ng libportaudio2 alsa-utils sox
+# Debian packages the product needs (to run, and to build its Rust module against ALSA).
+APT_PACKAGES := espeak-ng libportaudio2 alsa-utils sox libasound2-dev pkg-config
+# ... and the tests: a real PulseAudio server with null sinks, reached through ALSA's pulse plugin.
+APT_TEST_PACKAGES := pulseaudio pulseaudio-utils libasound2-plugins
 UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
-export PATH := $(HOME)/.local/bin:$(PATH)
+export PATH := $(HOME)/.local/bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help bootstrap system-packages uv setup demo test test-fast lint format bench clean
+.PHONY: help bootstrap system-packages test-packages rust uv setup demo test test-fast lint format bench clean
 
 help: ## show the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -21,7 +23,13 @@ uv: ## install uv (the Python project manager) if it is missing
 	  python3 -m pip install --quiet --user --break-system-packages uv; }
 
 system-packages: ## install the Debian packages papo needs (as root), or print the command
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done | tr '\n' ' '); \
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+
+test-packages: ## install the Debian packages the tests need (as root), or print the command
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES) $(APT_TEST_PACKAGES)"
+
+apt-install:
+	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done | tr '\n' ' '); \
 	if [ -z "$$(echo $$missing)" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = "0" ]; then \
 	  echo "installing system packages: $$missing"; \
@@ -31,7 +39,11 @@ system-packages: ## install the Debian packages papo needs (as root), or print t
 	  echo "run:  sudo apt-get install -y $$missing   and then this command again"; exit 1; \
 	fi
 
-bootstrap: uv system-packages ## install uv and the system packages
+rust: ## check that Rust (cargo) is there to build the native module
+	@command -v cargo >/dev/null 2>&1 || test -x "$(HOME)/.cargo/bin/cargo" || { \
+	  echo "papo's native module needs Rust >= 1.85 (cargo). Install it with rustup (https://rustup.rs), then run this again."; exit 1; }
+
+bootstrap: uv system-packages rust ## install uv and the system packages, check Rust
 
 setup: bootstrap ## install everything (Python packages and models included)
 	$(UV) sync --frozen
@@ -39,23 +51,28 @@ setup: bootstrap ## install everything (Python packages and models included)
 demo: setup ## take a spoken pt-BR sentence through the whole pipeline
 	$(UV) run --frozen papo demo
 
-test: setup ## run the whole test suite (slow tests included)
+test: setup test-packages ## run the whole test suite: Rust crates, then Python (slow tests included)
+	cd native && cargo test --workspace --exclude papo-native --quiet
 	$(UV) run --frozen pytest
 
 test-fast: setup ## run the tests that need no models
 	$(UV) run --frozen pytest -m "not slow"
 
-lint: setup ## ruff and mypy
+lint: setup ## ruff, mypy, the stub of the native module, rustfmt and clippy
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
+	$(UV) run --frozen python -m mypy.stubtest papo._native --mypy-config-file pyproject.toml
+	cd native && cargo fmt --all --check
+	cd native && cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 format: setup ## format the code
 	$(UV) run --frozen ruff format .
 	$(UV) run --frozen ruff check --fix .
 
-bench: setup ## run the benchmarks
+bench: setup test-packages ## run the benchmarks
 	$(UV) run --frozen python bench/stt.py
+	$(UV) run --frozen python bench/native.py
 
 clean: ## remove build and test leftovers
-	rm -rf .pytest_cache .mypy_cache .ruff_cache dist build
+	rm -rf .pytest_cache .mypy_cache .ruff_cache dist build native/target device/papo/_native*.so

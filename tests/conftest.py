@@ -14,6 +14,7 @@ from papo.engine import SpeechEngine, load_engine
 from papo.models.manifest import load_manifest
 from papo.models.provision import provision
 from papo.settings import load_settings
+from support.pulse import PulseRig
 from support.speech import SpeechMaker
 
 SENTENCES = [
@@ -93,3 +94,19 @@ def english_speech(request: pytest.FixtureRequest, shared_models: Path) -> Speec
     kokoro = provision(load_manifest().get("kokoro-82m"), shared_models)
     cache = Path(request.config.cache.mkdir("papo-speech"))
     return SpeechMaker(kokoro, cache, language="en-us")
+
+
+@pytest.fixture(scope="session")
+def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseRig]:
+    """A real PulseAudio server with a test microphone (papo_mic) and speaker (papo_speaker) on ALSA."""
+    rig = PulseRig(tmp_path_factory.mktemp("pulse"))
+    yield rig
+    rig.close()
+
+
+@pytest.fixture
+def alsa_rig(pulse: PulseRig, monkeypatch: pytest.MonkeyPatch) -> PulseRig:
+    """The PulseAudio rig, with this test's environment pointing ALSA at it."""
+    for name, value in pulse.env.items():
+        monkeypatch.setenv(name, value)
+    return pulse

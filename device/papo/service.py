@@ -42,6 +42,7 @@ class PipelineStatus:
     device: str | None = None
     retry_in_s: float | None = None
     utterances: int = 0
+    dropped_samples: int = 0
     last_heard_at: float | None = None
     models: dict[str, str] = field(default_factory=dict)
     model_versions: dict[str, str] = field(default_factory=dict)
@@ -131,10 +132,14 @@ class VoiceService:
         self._set(PipelineState.LISTENING, "")
 
         def capture() -> None:
+            frames = 0
             try:
                 while not self._stop.is_set():
                     for pending in listener.feed(source.read()):
                         loop.call_soon_threadsafe(queue.put_nowait, pending)
+                    frames += 1
+                    if frames % 32 == 0:
+                        self.status.dropped_samples = source.overruns
             finally:
                 source.close()
                 loop.call_soon_threadsafe(queue.put_nowait, None)

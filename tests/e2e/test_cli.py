@@ -154,3 +154,70 @@ def test_corrupt_model_is_named_with_the_fix(tmp_path: Path) -> None:
     assert "papo models provision --force silero-vad-v6" in result.stdout
     assert papo("models", "provision", "--force", "silero-vad-v6", env=env).returncode == 0
     assert papo("models", "verify", "silero-vad-v6", env=env).returncode == 0
+
+
+@pytest.mark.slow
+@pytest.mark.audio
+def test_listen_mic_through_the_native_capture(alsa_rig, speech: SpeechMaker, tmp_path: Path) -> None:
+    room = tmp_path / "sala.wav"
+    audio = with_silence([speech.say(s) for s in SENTENCES[2:4]], gap_s=1.5, lead_s=1.5)
+    write_wav(room, audio)
+    seconds = len(audio) / 16000 + 2.5
+    import subprocess
+
+    from support.cli import PAPO
+
+    listener = subprocess.Popen(
+        [str(PAPO), "listen", "--mic", "--device", "papo_mic", "--seconds", f"{seconds:.1f}", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # The capture is open once papo prints that it is listening; only then play into the room.
+    assert listener.stderr is not None
+    while "listening on" not in (line := listener.stderr.readline()):
+        assert line, "papo listen --mic exited before listening"
+    alsa_rig.play_into_room(room).wait(timeout=60)
+    out, err = listener.communicate(timeout=120)
+    assert listener.returncode == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert len(lines) == 2, out
+    for line, sentence in zip(lines, SENTENCES[2:4], strict=True):
+        assert content_word_recall(sentence, line["text"]) >= 0.8, line["text"]
+
+
+def test_audio_devices_lists_the_rig(alsa_rig) -> None:
+    result = papo("audio", "devices", "--json")
+    assert result.returncode == 0, result.stderr
+    ids = {device["id"] for device in json.loads(result.stdout)}
+    assert {"papo_mic", "papo_speaker"} <= ids
+
+
+@pytest.mark.audio
+def test_audio_test_reports_level_drops_and_latency(alsa_rig, speech: SpeechMaker, tmp_path: Path) -> None:
+    room = tmp_path / "voz.wav"
+    write_wav(room, with_silence([speech.say(SENTENCES[0])], gap_s=0, lead_s=0.2))
+    import subprocess
+
+    from support.cli import PAPO
+
+    check = subprocess.Popen(
+        [str(PAPO), "audio", "test", "--device", "papo_mic", "--output", "papo_speaker", "--seconds", "3", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    alsa_rig.play_into_room(room)
+    out, err = check.communicate(timeout=60)
+    assert check.returncode == 0, err
+    report = json.loads(out.splitlines()[-1])
+    assert report["input_device"] == "Papo test microphone" and report["output_device"] == "Papo test speaker"
+    assert report["dropped_samples"] == 0
+    assert report["rms_dbfs"] > -45 and report["verdict"] == "good"
+    assert report["playback_start_ms"] is not None and report["first_frame_ms"] > 0
+
+
+def test_audio_test_without_devices_is_a_clear_error() -> None:
+    result = papo("audio", "test", "--device", "no-such-mic-xyz")
+    assert result.returncode == 1
+    assert "no audio input" in result.stderr and "no-such-mic-xyz" in result.stderr

@@ -22,6 +22,7 @@ from papo.audio.wav import write_wav
 from papo.speech.voicegen import with_silence
 from papo.speech.wordcheck import content_word_recall
 from support.cli import PAPO
+from support.pulse import PulseRig
 from support.speech import SpeechMaker
 
 pytestmark = pytest.mark.slow
@@ -106,6 +107,27 @@ def test_daemon_hears_and_stores_what_is_said(state_dir: Path, speech: SpeechMak
     for (text, eos_ms, stt_ms, vad_ms, model), sentence in zip(rows, SENTENCES[:2], strict=True):
         assert content_word_recall(sentence, text) >= 0.8, text
         assert eos_ms > 0 and stt_ms > 0 and vad_ms > 0 and model == "whisper-base"
+
+
+@pytest.mark.audio
+def test_daemon_listens_through_the_native_microphone(
+    state_dir: Path, speech: SpeechMaker, tmp_path: Path, alsa_rig: PulseRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    room = tmp_path / "cozinha.wav"
+    write_wav(room, with_silence([speech.say(s) for s in SENTENCES[1:3]], gap_s=1.5))
+    monkeypatch.setenv("PAPO_AUDIO__INPUT_DEVICE", "papo_mic")
+    with _daemon() as (process, base):
+        health = _wait_for(base, lambda h: h["pipeline"]["state"] == "listening", timeout=60)
+        assert health["pipeline"]["device"] == "Papo test microphone"
+        alsa_rig.play_into_room(room).wait(timeout=60)
+        health = _wait_for(base, lambda h: h["pipeline"]["utterances"] >= 2, timeout=60)
+        assert health["pipeline"]["dropped_samples"] == 0
+        _stop(process)
+    with sqlite3.connect(state_dir / "papo.sqlite3") as db:
+        texts = [row[0] for row in db.execute("SELECT text FROM turn ORDER BY seq")]
+    assert len(texts) == 2
+    for text, sentence in zip(texts, SENTENCES[1:3], strict=True):
+        assert content_word_recall(sentence, text) >= 0.8, text
 
 
 def test_daemon_refuses_to_start_on_a_bad_recording(tmp_path: Path) -> None:

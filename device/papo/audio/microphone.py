@@ -48,7 +48,7 @@ class SounddeviceMicrophone:
         self._block = FRAME_SAMPLES * self._rate // SAMPLE_RATE
         self._resampler = _resampler(self._rate)
         self._pending = np.zeros(0, np.float32)
-        self.overflows = 0
+        self._overflows = 0
         try:
             self._stream = sd.InputStream(
                 device=info["index"],
@@ -64,6 +64,11 @@ class SounddeviceMicrophone:
             ) from None
         log.info("microphone open", extra=fields(device=self.name, rate=self._rate))
 
+    @property
+    def overruns(self) -> int:
+        """Reads in which PortAudio reported dropped input."""
+        return self._overflows
+
     def read(self) -> npt.NDArray[np.float32]:
         """Return the next 512-sample frame at 16 kHz."""
         while len(self._pending) < FRAME_SAMPLES:
@@ -72,7 +77,7 @@ class SounddeviceMicrophone:
             except self._sd.PortAudioError as exc:
                 raise AudioInputError(f"input device {self.name!r} failed: {exc}") from None
             if overflowed:
-                self.overflows += 1
+                self._overflows += 1
             chunk = np.asarray(data[:, 0], dtype=np.float32)
             if self._resampler is not None:
                 chunk = np.asarray(self._resampler.resample_chunk(chunk), dtype=np.float32)

@@ -25,6 +25,11 @@ class RecordingSource:
         self._started = time.monotonic()
         self._frames = 0
 
+    @property
+    def overruns(self) -> int:
+        """A recording never drops audio."""
+        return 0
+
     def read(self) -> npt.NDArray[np.float32]:
         """Return the next frame when its time has come; silence after the end (unless looping)."""
         self._frames += 1

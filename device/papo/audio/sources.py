@@ -15,6 +15,11 @@ class FrameSource(Protocol):
 
     name: str
 
+    @property
+    def overruns(self) -> int:
+        """Audio dropped because the reader fell behind (samples, or events where the backend only counts those)."""
+        ...
+
     def read(self) -> npt.NDArray[np.float32]:
         """Return the next frame."""
         ...

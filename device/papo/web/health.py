@@ -30,6 +30,7 @@ class HealthController(Controller):
                 "device": status.device,
                 "retry_in_s": status.retry_in_s,
                 "utterances": status.utterances,
+                "dropped_samples": status.dropped_samples,
                 "last_heard_at": status.last_heard_at,
             },
             "models": status.models,

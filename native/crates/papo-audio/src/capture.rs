@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use papo_ring::{ring, Consumer, Producer, WaitError};
 
 use crate::devices::find_device;
 use crate::error::{from_cpal, AudioError};
+use crate::health::{start_stream, StreamHealth};
 use crate::resample::Resampler;
 use crate::PIPELINE_RATE;
 
@@ -46,26 +47,8 @@ pub enum ReadError {
 
 #[derive(Default)]
 struct Shared {
-    failed: AtomicBool,
-    error: Mutex<Option<String>>,
-    callbacks: AtomicU64,
+    health: StreamHealth,
     captured: AtomicU64,
-}
-
-impl Shared {
-    fn fail(&self, message: String) {
-        if let Ok(mut slot) = self.error.lock() {
-            slot.get_or_insert(message);
-        }
-        self.failed.store(true, Ordering::Release);
-    }
-
-    fn failure(&self) -> Option<String> {
-        if !self.failed.load(Ordering::Acquire) {
-            return None;
-        }
-        self.error.lock().ok().and_then(|slot| slot.clone())
-    }
 }
 
 /// A running capture; dropping it stops the stream.
@@ -120,7 +103,7 @@ where
     let mut resampler = Resampler::new(device_rate, PIPELINE_RATE);
     let mut scratch = vec![0i16; SCRATCH_SAMPLES].into_boxed_slice();
     move |data: &[T], _info: &cpal::InputCallbackInfo| {
-        shared.callbacks.fetch_add(1, Ordering::Relaxed);
+        shared.health.callbacks.fetch_add(1, Ordering::Release);
         let mut filled = 0usize;
         let mut delivered = 0u64;
         for frame in data.chunks_exact(channels) {
@@ -147,7 +130,9 @@ where
 pub(crate) fn period_frames(supported: &SupportedStreamConfig) -> cpal::BufferSize {
     let wanted = supported.sample_rate() / 1000 * PERIOD_MS;
     match supported.buffer_size() {
-        cpal::SupportedBufferSize::Range { min, max } => cpal::BufferSize::Fixed(wanted.clamp(*min, *max)),
+        cpal::SupportedBufferSize::Range { min, max } => {
+            cpal::BufferSize::Fixed(wanted.clamp(*min, *max))
+        }
         cpal::SupportedBufferSize::Unknown => cpal::BufferSize::Default,
     }
 }
@@ -167,7 +152,9 @@ fn build_stream(
         let shared = Arc::clone(shared);
         let name = name.to_string();
         move |error: cpal::Error| {
-            shared.fail(from_cpal(&name, "input device failed:", &error).to_string())
+            shared
+                .health
+                .fail(from_cpal(&name, "input device failed:", &error).to_string())
         }
     };
     let shared = Arc::clone(shared);
@@ -214,30 +201,32 @@ fn build_stream(
 
 fn run_stream(
     wanted: Option<String>,
-    producer: Producer<i16>,
+    capacity: usize,
     shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
-    ready: mpsc::Sender<Result<Opened, AudioError>>,
+    ready: mpsc::Sender<Result<(Opened, Consumer<i16>), AudioError>>,
 ) {
     let opened = (|| {
         let (device, name) = find_device(wanted.as_deref(), true)?;
         let supported = choose_config(&device, &name)?;
-        let stream = build_stream(&device, &name, &supported, producer, &shared)?;
-        stream
-            .play()
-            .map_err(|e| from_cpal(&name, "cannot start input device", &e))?;
-        Ok((
-            stream,
-            Opened {
-                name,
-                rate: supported.sample_rate(),
-                channels: supported.channels(),
-            },
-        ))
+        let (stream, consumer) = start_stream(&shared.health, || {
+            let (producer, consumer) = ring::<i16>(capacity);
+            let stream = build_stream(&device, &name, &supported, producer, &shared)?;
+            stream
+                .play()
+                .map_err(|e| from_cpal(&name, "cannot start input device", &e))?;
+            Ok((stream, consumer))
+        })?;
+        let info = Opened {
+            name,
+            rate: supported.sample_rate(),
+            channels: supported.channels(),
+        };
+        Ok((stream, info, consumer))
     })();
     match opened {
-        Ok((stream, info)) => {
-            if ready.send(Ok(info)).is_err() {
+        Ok((stream, info, consumer)) => {
+            if ready.send(Ok((info, consumer))).is_err() {
                 return;
             }
             while !stop.load(Ordering::Acquire) {
@@ -258,7 +247,6 @@ impl Capture {
     /// `ring_seconds` of 16 kHz audio are buffered before samples are dropped as overruns.
     pub fn start(device: Option<&str>, ring_seconds: f32) -> Result<Self, AudioError> {
         let capacity = (ring_seconds.max(0.1) * PIPELINE_RATE as f32) as usize;
-        let (producer, consumer) = ring::<i16>(capacity);
         let shared = Arc::new(Shared::default());
         let stop = Arc::new(AtomicBool::new(false));
         let (ready_tx, ready_rx) = mpsc::channel();
@@ -268,7 +256,7 @@ impl Capture {
             let stop = Arc::clone(&stop);
             std::thread::Builder::new()
                 .name("papo-capture".into())
-                .spawn(move || run_stream(wanted, producer, shared, stop, ready_tx))
+                .spawn(move || run_stream(wanted, capacity, shared, stop, ready_tx))
                 .map_err(|e| AudioError::Failed(format!("cannot start the capture thread: {e}")))?
         };
         let opened = ready_rx
@@ -279,7 +267,7 @@ impl Capture {
                 ))
             });
         match opened {
-            Ok(info) => Ok(Self {
+            Ok((info, consumer)) => Ok(Self {
                 consumer,
                 shared,
                 stop,
@@ -304,7 +292,7 @@ impl Capture {
 
     /// Fill `out` with the next 16 kHz samples, waiting up to `timeout`.
     pub fn read(&mut self, out: &mut [i16], timeout: Duration) -> Result<(), ReadError> {
-        if let Some(message) = self.shared.failure() {
+        if let Some(message) = self.shared.health.failure() {
             return Err(ReadError::Stopped(AudioError::Failed(message)));
         }
         if self.thread.is_none() {
@@ -315,7 +303,7 @@ impl Capture {
         }
         match self.consumer.pop_exact(out, timeout, PIPELINE_RATE) {
             Ok(()) => Ok(()),
-            Err(WaitError::TimedOut) => match self.shared.failure() {
+            Err(WaitError::TimedOut) => match self.shared.health.failure() {
                 Some(message) => Err(ReadError::Stopped(AudioError::Failed(message))),
                 None => Err(ReadError::TimedOut),
             },
@@ -338,7 +326,7 @@ impl Capture {
             captured_samples: self.shared.captured.load(Ordering::Relaxed),
             overrun_samples: ring.overrun_samples,
             overrun_events: ring.overrun_events,
-            callbacks: self.shared.callbacks.load(Ordering::Relaxed),
+            callbacks: self.shared.health.callbacks.load(Ordering::Relaxed),
             device_rate: self.device_rate,
             device_channels: self.device_channels,
         }

@@ -6,6 +6,7 @@
 pub mod capture;
 pub mod devices;
 pub mod error;
+mod health;
 pub mod playback;
 pub mod resample;
 

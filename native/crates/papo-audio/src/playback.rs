@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -12,6 +12,7 @@ use papo_ring::{ring, Consumer, Producer};
 
 use crate::devices::find_device;
 use crate::error::{from_cpal, AudioError};
+use crate::health::{start_stream, StreamHealth};
 use crate::resample::Resampler;
 
 const RING_SECONDS: f32 = 2.0;
@@ -23,10 +24,8 @@ struct Shared {
     flush: AtomicBool,
     /// Bumped by every `stop`, so a `play` in progress knows it was cut short.
     stops: AtomicU64,
-    failed: AtomicBool,
-    error: Mutex<Option<String>>,
+    health: StreamHealth,
     played: AtomicU64,
-    callbacks: AtomicU64,
 }
 
 /// Stops a [`Playback`] from any thread, even while another thread is inside `play`.
@@ -70,7 +69,7 @@ where
 {
     let mut scratch = vec![0.0f32; CALLBACK_SCRATCH].into_boxed_slice();
     move |data: &mut [T], _info: &cpal::OutputCallbackInfo| {
-        shared.callbacks.fetch_add(1, Ordering::Relaxed);
+        shared.health.callbacks.fetch_add(1, Ordering::Release);
         if shared.flush.swap(false, Ordering::AcqRel) {
             consumer.clear();
         }
@@ -113,10 +112,9 @@ fn build_stream(
         let shared = Arc::clone(shared);
         let name = name.to_string();
         move |error: cpal::Error| {
-            if let Ok(mut slot) = shared.error.lock() {
-                slot.get_or_insert(from_cpal(&name, "output device failed:", &error).to_string());
-            }
-            shared.failed.store(true, Ordering::Release);
+            shared
+                .health
+                .fail(from_cpal(&name, "output device failed:", &error).to_string())
         }
     };
     let shared = Arc::clone(shared);
@@ -165,11 +163,14 @@ fn run_stream(
         let (device, name) = find_device(wanted.as_deref(), false)?;
         let supported = choose_config(&device, &name)?;
         let capacity = (RING_SECONDS * supported.sample_rate() as f32) as usize;
-        let (producer, consumer) = ring::<f32>(capacity);
-        let stream = build_stream(&device, &name, &supported, consumer, &shared)?;
-        stream
-            .play()
-            .map_err(|e| from_cpal(&name, "cannot start output device", &e))?;
+        let (stream, producer) = start_stream(&shared.health, || {
+            let (producer, consumer) = ring::<f32>(capacity);
+            let stream = build_stream(&device, &name, &supported, consumer, &shared)?;
+            stream
+                .play()
+                .map_err(|e| from_cpal(&name, "cannot start output device", &e))?;
+            Ok((stream, producer))
+        })?;
         let info = Opened {
             name,
             rate: supported.sample_rate(),
@@ -241,11 +242,8 @@ impl Playback {
                 self.device_name
             )));
         }
-        if self.shared.failed.load(Ordering::Acquire) {
-            let message = self.shared.error.lock().ok().and_then(|s| s.clone());
-            return Err(AudioError::Failed(
-                message.unwrap_or_else(|| "output device failed".into()),
-            ));
+        if let Some(message) = self.shared.health.failure() {
+            return Err(AudioError::Failed(message));
         }
         Ok(())
     }

@@ -1,0 +1,83 @@
+//! Stream health shared by a stream's callbacks and its owner, and a start-up that survives flaky starts.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::error::AudioError;
+
+const START_ATTEMPTS: u32 = 4;
+const FIRST_CALLBACK_WAIT: Duration = Duration::from_millis(400);
+
+/// What the error callback reports and what the data callback counts.
+#[derive(Default)]
+pub(crate) struct StreamHealth {
+    failed: AtomicBool,
+    error: Mutex<Option<String>>,
+    pub(crate) callbacks: AtomicU64,
+}
+
+impl StreamHealth {
+    /// Record a stream failure (called from cpal's error callback, not the data callback).
+    pub(crate) fn fail(&self, message: String) {
+        if let Ok(mut slot) = self.error.lock() {
+            slot.get_or_insert(message);
+        }
+        self.failed.store(true, Ordering::Release);
+    }
+
+    /// The failure message, if the stream failed.
+    pub(crate) fn failure(&self) -> Option<String> {
+        if !self.failed.load(Ordering::Acquire) {
+            return None;
+        }
+        Some(
+            self.error
+                .lock()
+                .ok()
+                .and_then(|slot| slot.clone())
+                .unwrap_or_else(|| "the audio stream failed".to_string()),
+        )
+    }
+
+    fn reset(&self) {
+        if let Ok(mut slot) = self.error.lock() {
+            *slot = None;
+        }
+        self.failed.store(false, Ordering::Release);
+        self.callbacks.store(0, Ordering::Release);
+    }
+}
+
+/// Build and start a stream, retrying when it fails before its first callback.
+///
+/// Some ALSA plugins (PulseAudio's, seen here) report an I/O error right after a stream starts now and
+/// then; a second start works. A device that keeps failing is reported with the last error.
+pub(crate) fn start_stream<T>(
+    health: &StreamHealth,
+    mut build: impl FnMut() -> Result<(cpal::Stream, T), AudioError>,
+) -> Result<(cpal::Stream, T), AudioError> {
+    let mut last = None;
+    for _ in 0..START_ATTEMPTS {
+        health.reset();
+        let (stream, extra) = build()?;
+        let deadline = Instant::now() + FIRST_CALLBACK_WAIT;
+        while health.callbacks.load(Ordering::Acquire) == 0
+            && health.failure().is_none()
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        match health.failure() {
+            None => return Ok((stream, extra)),
+            Some(message) => {
+                drop(stream);
+                last = Some(message);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+    Err(AudioError::Failed(last.unwrap_or_else(|| {
+        "the audio stream failed to start".into()
+    })))
+}
