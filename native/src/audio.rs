@@ -58,7 +58,7 @@ pub fn list_devices(py: Python<'_>) -> PyResult<Vec<Bound<'_, PyDict>>> {
 }
 
 /// Live capture from an input device as 16 kHz mono int16.
-#[pyclass(module = "papo._native")]
+#[pyclass(module = "papo._native", frozen)]
 pub struct Capture {
     inner: Mutex<Option<papo_audio::Capture>>,
     #[pyo3(get)]
@@ -169,7 +169,7 @@ impl Capture {
 }
 
 /// An output stream; `play` queues mono audio, `stop` silences it at once.
-#[pyclass(module = "papo._native")]
+#[pyclass(module = "papo._native", frozen)]
 pub struct Playback {
     inner: Mutex<Option<papo_audio::Playback>>,
     stopper: papo_audio::playback::StopHandle,

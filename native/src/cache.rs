@@ -19,7 +19,7 @@ fn to_py(error: papo_cache::CacheError) -> PyErr {
 }
 
 /// A bounded on-disk cache (sled): namespaces, TTL, eviction, a size watchdog, self-repair.
-#[pyclass(module = "papo._native")]
+#[pyclass(module = "papo._native", frozen)]
 pub struct Cache {
     inner: RwLock<Option<papo_cache::Cache>>,
     #[pyo3(get)]

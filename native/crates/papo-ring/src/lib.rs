@@ -180,6 +180,7 @@ impl<T: Copy> Consumer<T> {
             return Err(WaitError::TimedOut);
         }
         let deadline = Instant::now() + timeout;
+        let mut first_nap = true;
         loop {
             let available = self.available();
             if available >= out.len() {
@@ -193,9 +194,16 @@ impl<T: Copy> Consumer<T> {
             if now >= deadline {
                 return Err(WaitError::TimedOut);
             }
+            // Sleep about as long as the missing samples take; if they are late, check back often.
             let missing = (out.len() - available) as u64;
             let expected = Duration::from_micros(missing * 1_000_000 / u64::from(rate.max(1)));
-            let nap = expected.max(Duration::from_micros(500)).min(deadline - now);
+            let nap = if first_nap {
+                expected
+            } else {
+                expected.min(Duration::from_millis(2))
+            };
+            first_nap = false;
+            let nap = nap.max(Duration::from_micros(500)).min(deadline - now);
             std::thread::sleep(nap);
         }
     }
