@@ -4,6 +4,8 @@
 //! samples that do not fit are dropped and counted as an overrun. The consumer may wait for data
 //! with [`Consumer::pop_exact`], which sleeps for about as long as the missing samples take to arrive.
 
+mod wake;
+
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -22,6 +24,7 @@ struct Shared<T> {
     overrun_samples: AtomicU64,
     overrun_events: AtomicU64,
     producer_closed: AtomicBool,
+    wake: wake::Wake,
 }
 
 // SAFETY: slots are written only by the one producer in [tail, head + free) and read only by the
@@ -73,6 +76,7 @@ pub fn ring<T: Copy + Default + Send>(capacity: usize) -> (Producer<T>, Consumer
         overrun_samples: AtomicU64::new(0),
         overrun_events: AtomicU64::new(0),
         producer_closed: AtomicBool::new(false),
+        wake: wake::Wake::default(),
     });
     (
         Producer {
@@ -116,6 +120,9 @@ impl<T: Copy> Producer<T> {
             .head
             .0
             .store(head.wrapping_add(count), Ordering::Release);
+        shared
+            .wake
+            .pushed(head.wrapping_add(count).wrapping_sub(tail));
         if count < data.len() {
             shared
                 .overrun_samples
@@ -145,6 +152,7 @@ impl<T: Copy> Producer<T> {
 impl<T> Drop for Producer<T> {
     fn drop(&mut self) {
         self.shared.producer_closed.store(true, Ordering::Release);
+        self.shared.wake.closed();
     }
 }
 
@@ -169,7 +177,8 @@ impl<T: Copy> Consumer<T> {
 
     /// Fill all of `out`, waiting up to `timeout`; on failure nothing is consumed.
     ///
-    /// `rate` (samples per second) sets how long to sleep for the samples still missing.
+    /// The reader sleeps until the writer has pushed enough (a futex wake on Linux; `rate`, in
+    /// samples per second, bounds the fallback sleep elsewhere).
     pub fn pop_exact(
         &mut self,
         out: &mut [T],
@@ -180,32 +189,31 @@ impl<T: Copy> Consumer<T> {
             return Err(WaitError::TimedOut);
         }
         let deadline = Instant::now() + timeout;
-        let mut first_nap = true;
-        loop {
-            let available = self.available();
-            if available >= out.len() {
+        let shared = Arc::clone(&self.shared);
+        let wake = &shared.wake;
+        let result = loop {
+            let token = wake.token(out.len());
+            if self.available() >= out.len() {
                 self.pop_slice(out);
-                return Ok(());
+                break Ok(());
             }
             if self.shared.producer_closed.load(Ordering::Acquire) {
-                return Err(WaitError::Closed);
+                break Err(WaitError::Closed);
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(WaitError::TimedOut);
+                break Err(WaitError::TimedOut);
             }
-            // Sleep about as long as the missing samples take; if they are late, check back often.
-            let missing = (out.len() - available) as u64;
+            let missing = (out.len() - self.available()) as u64;
             let expected = Duration::from_micros(missing * 1_000_000 / u64::from(rate.max(1)));
-            let nap = if first_nap {
-                expected
-            } else {
-                expected.min(Duration::from_millis(2))
-            };
-            first_nap = false;
-            let nap = nap.max(Duration::from_micros(500)).min(deadline - now);
-            std::thread::sleep(nap);
-        }
+            // Bounded so a lost wake (never expected) costs at most a frame's worth of delay.
+            wake.wait(
+                token,
+                (deadline - now).min(expected.max(Duration::from_millis(5)) * 4),
+            );
+        };
+        wake.done();
+        result
     }
 
     /// Drop everything waiting to be read (used to stop playback at once).
