@@ -1,9 +1,7 @@
 //! Capture: a cpal input stream on its own thread, converted to 16 kHz mono i16 into a ring buffer.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use cpal::traits::{DeviceTrait, StreamTrait};
@@ -14,6 +12,7 @@ use crate::devices::find_device;
 use crate::error::{from_cpal, AudioError};
 use crate::health::{start_stream, StreamHealth};
 use crate::resample::Resampler;
+use crate::stream_thread::{Opened, StreamThread};
 use crate::PIPELINE_RATE;
 
 const SCRATCH_SAMPLES: usize = 4096;
@@ -55,17 +54,10 @@ struct Shared {
 pub struct Capture {
     consumer: Consumer<i16>,
     shared: Arc<Shared>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    thread: StreamThread,
     device_name: String,
     device_rate: u32,
     device_channels: u16,
-}
-
-struct Opened {
-    name: String,
-    rate: u32,
-    channels: u16,
 }
 
 fn choose_config(device: &cpal::Device, name: &str) -> Result<SupportedStreamConfig, AudioError> {
@@ -199,46 +191,28 @@ fn build_stream(
     result.map_err(|e| from_cpal(name, "cannot open input device", &e))
 }
 
-fn run_stream(
+fn open_stream(
     wanted: Option<String>,
     capacity: usize,
     shared: Arc<Shared>,
-    stop: Arc<AtomicBool>,
-    ready: mpsc::Sender<Result<(Opened, Consumer<i16>), AudioError>>,
-) {
-    let opened = (|| {
-        let (device, name) = find_device(wanted.as_deref(), true)?;
-        let supported = choose_config(&device, &name)?;
-        let (stream, consumer) = start_stream(&shared.health, || {
-            let (producer, consumer) = ring::<i16>(capacity);
-            let stream = build_stream(&device, &name, &supported, producer, &shared)?;
-            stream
-                .play()
-                .map_err(|e| from_cpal(&name, "cannot start input device", &e))?;
-            Ok((stream, consumer))
-        })?;
-        let info = Opened {
-            name,
-            rate: supported.sample_rate(),
-            channels: supported.channels(),
-        };
-        Ok((stream, info, consumer))
-    })();
-    match opened {
-        Ok((stream, info, consumer)) => {
-            if ready.send(Ok((info, consumer))).is_err() {
-                return;
-            }
-            while !stop.load(Ordering::Acquire) {
-                std::thread::park_timeout(Duration::from_millis(100));
-            }
-            drop(stream);
-        }
-        Err(error) => {
-            // The receiver is waiting in Capture::start; if it is gone there is no one to tell.
-            let _ = ready.send(Err(error));
-        }
-    }
+) -> Result<(cpal::Stream, Opened<Consumer<i16>>), AudioError> {
+    let (device, name) = find_device(wanted.as_deref(), true)?;
+    let supported = choose_config(&device, &name)?;
+    let (stream, consumer) = start_stream(&shared.health, || {
+        let (producer, consumer) = ring::<i16>(capacity);
+        let stream = build_stream(&device, &name, &supported, producer, &shared)?;
+        stream
+            .play()
+            .map_err(|e| from_cpal(&name, "cannot start input device", &e))?;
+        Ok((stream, consumer))
+    })?;
+    let opened = Opened {
+        name,
+        rate: supported.sample_rate(),
+        channels: supported.channels(),
+        end: consumer,
+    };
+    Ok((stream, opened))
 }
 
 impl Capture {
@@ -248,41 +222,19 @@ impl Capture {
     pub fn start(device: Option<&str>, ring_seconds: f32) -> Result<Self, AudioError> {
         let capacity = (ring_seconds.max(0.1) * PIPELINE_RATE as f32) as usize;
         let shared = Arc::new(Shared::default());
-        let stop = Arc::new(AtomicBool::new(false));
-        let (ready_tx, ready_rx) = mpsc::channel();
         let wanted = device.map(str::to_string);
-        let thread = {
-            let shared = Arc::clone(&shared);
-            let stop = Arc::clone(&stop);
-            std::thread::Builder::new()
-                .name("papo-capture".into())
-                .spawn(move || run_stream(wanted, capacity, shared, stop, ready_tx))
-                .map_err(|e| AudioError::Failed(format!("cannot start the capture thread: {e}")))?
-        };
-        let opened = ready_rx
-            .recv_timeout(Duration::from_secs(10))
-            .unwrap_or_else(|_| {
-                Err(AudioError::Failed(
-                    "the input device did not start within 10 s".to_string(),
-                ))
-            });
-        match opened {
-            Ok((info, consumer)) => Ok(Self {
-                consumer,
-                shared,
-                stop,
-                thread: Some(thread),
-                device_name: info.name,
-                device_rate: info.rate,
-                device_channels: info.channels,
-            }),
-            Err(error) => {
-                stop.store(true, Ordering::Release);
-                thread.thread().unpark();
-                let _ = thread.join();
-                Err(error)
-            }
-        }
+        let for_thread = Arc::clone(&shared);
+        let (thread, opened) = StreamThread::spawn("papo-capture", move || {
+            open_stream(wanted, capacity, for_thread)
+        })?;
+        Ok(Self {
+            consumer: opened.end,
+            shared,
+            thread,
+            device_name: opened.name,
+            device_rate: opened.rate,
+            device_channels: opened.channels,
+        })
     }
 
     /// The device's readable name.
@@ -295,7 +247,7 @@ impl Capture {
         if let Some(message) = self.shared.health.failure() {
             return Err(ReadError::Stopped(AudioError::Failed(message)));
         }
-        if self.thread.is_none() {
+        if !self.thread.is_running() {
             return Err(ReadError::Stopped(AudioError::Failed(format!(
                 "the capture from {:?} is closed",
                 self.device_name
@@ -334,16 +286,6 @@ impl Capture {
 
     /// Stop the stream and release the device (idempotent).
     pub fn stop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(thread) = self.thread.take() {
-            thread.thread().unpark();
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for Capture {
-    fn drop(&mut self) {
-        self.stop();
+        self.thread.stop();
     }
 }

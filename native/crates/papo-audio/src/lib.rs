@@ -9,6 +9,7 @@ pub mod error;
 mod health;
 pub mod playback;
 pub mod resample;
+mod stream_thread;
 
 pub use capture::{Capture, CaptureStats};
 pub use devices::{list_devices, DeviceInfo};

@@ -1,9 +1,7 @@
 //! Playback: a cpal output stream on its own thread, fed mono samples through a ring; `stop` empties it at once.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use cpal::traits::{DeviceTrait, StreamTrait};
@@ -14,6 +12,7 @@ use crate::devices::find_device;
 use crate::error::{from_cpal, AudioError};
 use crate::health::{start_stream, StreamHealth};
 use crate::resample::Resampler;
+use crate::stream_thread::{Opened, StreamThread};
 
 const RING_SECONDS: f32 = 2.0;
 const CALLBACK_SCRATCH: usize = 8192;
@@ -46,17 +45,10 @@ impl StopHandle {
 pub struct Playback {
     producer: Producer<f32>,
     shared: Arc<Shared>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    thread: StreamThread,
     device_name: String,
     device_rate: u32,
     device_channels: u16,
-}
-
-struct Opened {
-    name: String,
-    rate: u32,
-    channels: u16,
 }
 
 fn callback<T>(
@@ -153,90 +145,50 @@ fn build_stream(
     result.map_err(|e| from_cpal(name, "cannot open output device", &e))
 }
 
-fn run_stream(
+fn open_stream(
     wanted: Option<String>,
     shared: Arc<Shared>,
-    stop: Arc<AtomicBool>,
-    ready: mpsc::Sender<Result<(Opened, Producer<f32>), AudioError>>,
-) {
-    let opened = (|| {
-        let (device, name) = find_device(wanted.as_deref(), false)?;
-        let supported = choose_config(&device, &name)?;
-        let capacity = (RING_SECONDS * supported.sample_rate() as f32) as usize;
-        let (stream, producer) = start_stream(&shared.health, || {
-            let (producer, consumer) = ring::<f32>(capacity);
-            let stream = build_stream(&device, &name, &supported, consumer, &shared)?;
-            stream
-                .play()
-                .map_err(|e| from_cpal(&name, "cannot start output device", &e))?;
-            Ok((stream, producer))
-        })?;
-        let info = Opened {
-            name,
-            rate: supported.sample_rate(),
-            channels: supported.channels(),
-        };
-        Ok((stream, info, producer))
-    })();
-    match opened {
-        Ok((stream, info, producer)) => {
-            if ready.send(Ok((info, producer))).is_err() {
-                return;
-            }
-            while !stop.load(Ordering::Acquire) {
-                std::thread::park_timeout(Duration::from_millis(100));
-            }
-            drop(stream);
-        }
-        Err(error) => {
-            let _ = ready.send(Err(error));
-        }
-    }
+) -> Result<(cpal::Stream, Opened<Producer<f32>>), AudioError> {
+    let (device, name) = find_device(wanted.as_deref(), false)?;
+    let supported = choose_config(&device, &name)?;
+    let capacity = (RING_SECONDS * supported.sample_rate() as f32) as usize;
+    let (stream, producer) = start_stream(&shared.health, || {
+        let (producer, consumer) = ring::<f32>(capacity);
+        let stream = build_stream(&device, &name, &supported, consumer, &shared)?;
+        stream
+            .play()
+            .map_err(|e| from_cpal(&name, "cannot start output device", &e))?;
+        Ok((stream, producer))
+    })?;
+    let opened = Opened {
+        name,
+        rate: supported.sample_rate(),
+        channels: supported.channels(),
+        end: producer,
+    };
+    Ok((stream, opened))
 }
 
 impl Playback {
     /// Open `device` (id or part of its name; default output if `None`) for playing.
     pub fn start(device: Option<&str>) -> Result<Self, AudioError> {
         let shared = Arc::new(Shared::default());
-        let stop = Arc::new(AtomicBool::new(false));
-        let (ready_tx, ready_rx) = mpsc::channel();
         let wanted = device.map(str::to_string);
-        let thread = {
-            let shared = Arc::clone(&shared);
-            let stop = Arc::clone(&stop);
-            std::thread::Builder::new()
-                .name("papo-playback".into())
-                .spawn(move || run_stream(wanted, shared, stop, ready_tx))
-                .map_err(|e| AudioError::Failed(format!("cannot start the playback thread: {e}")))?
-        };
-        let opened = ready_rx
-            .recv_timeout(Duration::from_secs(10))
-            .unwrap_or_else(|_| {
-                Err(AudioError::Failed(
-                    "the output device did not start within 10 s".into(),
-                ))
-            });
-        match opened {
-            Ok((info, producer)) => Ok(Self {
-                producer,
-                shared,
-                stop,
-                thread: Some(thread),
-                device_name: info.name,
-                device_rate: info.rate,
-                device_channels: info.channels,
-            }),
-            Err(error) => {
-                stop.store(true, Ordering::Release);
-                thread.thread().unpark();
-                let _ = thread.join();
-                Err(error)
-            }
-        }
+        let for_thread = Arc::clone(&shared);
+        let (thread, opened) =
+            StreamThread::spawn("papo-playback", move || open_stream(wanted, for_thread))?;
+        Ok(Self {
+            producer: opened.end,
+            shared,
+            thread,
+            device_name: opened.name,
+            device_rate: opened.rate,
+            device_channels: opened.channels,
+        })
     }
 
     fn check(&self) -> Result<(), AudioError> {
-        if self.thread.is_none() {
+        if !self.thread.is_running() {
             return Err(AudioError::Failed(format!(
                 "the playback on {:?} is closed",
                 self.device_name
@@ -325,16 +277,6 @@ impl Playback {
 
     /// Stop the stream and release the device (idempotent).
     pub fn close(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(thread) = self.thread.take() {
-            thread.thread().unpark();
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for Playback {
-    fn drop(&mut self) {
-        self.close();
+        self.thread.stop();
     }
 }

@@ -17,6 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub const FORMAT_DIR: &str = "sled-v1";
 const HEADER: usize = 16;
 const CHECK_EVERY_WRITES: u64 = 4096;
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How the cache is bounded and flushed.
 #[derive(Debug, Clone)]
@@ -191,6 +192,20 @@ fn open_store(config: &CacheConfig, path: &Path) -> Result<Store, sled::Error> {
     Ok(Store { db, data, order })
 }
 
+/// Open the store; a lock held a moment longer by a just-dropped handle of this process (sled's flusher
+/// thread lets go of it asynchronously) is waited for, up to `LOCK_PATIENCE`.
+fn open_store_patiently(config: &CacheConfig, path: &Path) -> Result<Store, sled::Error> {
+    let deadline = std::time::Instant::now() + LOCK_PATIENCE;
+    loop {
+        match open_store(config, path) {
+            Err(error) if is_lock_error(&error) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Open the store, wiping and recreating the directory when sled cannot read it (or panics on it).
 fn open_or_rebuild(config: &CacheConfig) -> Result<(Store, OpenOutcome), CacheError> {
     let path = config.dir.join(FORMAT_DIR);
@@ -201,7 +216,7 @@ fn open_or_rebuild(config: &CacheConfig) -> Result<(Store, OpenOutcome), CacheEr
         ))
     })?;
     let existed = path.exists();
-    let attempt = catch_unwind(AssertUnwindSafe(|| open_store(config, &path)));
+    let attempt = catch_unwind(AssertUnwindSafe(|| open_store_patiently(config, &path)));
     let reason = match attempt {
         Ok(Ok(store)) => {
             return Ok((
@@ -222,7 +237,7 @@ fn open_or_rebuild(config: &CacheConfig) -> Result<(Store, OpenOutcome), CacheEr
         Err(_) => "unreadable cache (sled panicked while opening it)".to_string(),
     };
     wipe(&path)?;
-    let store = open_store(config, &path).map_err(storage)?;
+    let store = open_store_patiently(config, &path).map_err(storage)?;
     Ok((store, OpenOutcome::Rebuilt(reason)))
 }
 
@@ -271,7 +286,7 @@ impl Cache {
                 let path = config.dir.join(FORMAT_DIR);
                 wipe(&path)?;
                 outcome = OpenOutcome::Rebuilt("unreadable entries".into());
-                let store = open_store(&config, &path).map_err(storage)?;
+                let store = open_store_patiently(&config, &path).map_err(storage)?;
                 return Self::assemble(config, store, 0, outcome);
             }
         };
@@ -485,7 +500,7 @@ impl Cache {
         };
         drop(std::mem::replace(&mut *store, placeholder));
         wipe(&path)?;
-        *store = open_store(&self.config, &path).map_err(storage)?;
+        *store = open_store_patiently(&self.config, &path).map_err(storage)?;
         self.logical.store(0, Ordering::Relaxed);
         self.rebuilds.fetch_add(1, Ordering::Relaxed);
         Ok(())
