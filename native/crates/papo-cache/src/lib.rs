@@ -369,14 +369,7 @@ impl Cache {
             stored.extend_from_slice(value);
             let size = entry_size(&k, &stored);
             if let Some(old) = store.data.insert(&k, stored).map_err(storage)? {
-                if old.len() >= HEADER {
-                    store
-                        .order
-                        .remove(header(&old).1.to_be_bytes())
-                        .map_err(storage)?;
-                }
-                self.logical
-                    .fetch_sub(entry_size(&k, &old), Ordering::Relaxed);
+                self.forget(&store, &k, &old)?;
             }
             store
                 .order
@@ -400,15 +393,21 @@ impl Cache {
         let Some(old) = store.data.remove(&k).map_err(storage)? else {
             return Ok(false);
         };
+        self.forget(&store, &k, &old)?;
+        Ok(true)
+    }
+
+    /// Account for a value that was replaced or removed: its order entry and its size.
+    fn forget(&self, store: &Store, key: &[u8], old: &[u8]) -> Result<(), CacheError> {
         if old.len() >= HEADER {
             store
                 .order
-                .remove(header(&old).1.to_be_bytes())
+                .remove(header(old).1.to_be_bytes())
                 .map_err(storage)?;
         }
         self.logical
-            .fetch_sub(entry_size(&k, &old), Ordering::Relaxed);
-        Ok(true)
+            .fetch_sub(entry_size(key, old), Ordering::Relaxed);
+        Ok(())
     }
 
     /// Remove every entry of `namespace`; returns how many.
