@@ -25,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-HOT_SET = 2_000  # the phrases a companion says again and again
+HOT_SET = 2_000  # the phrases a companion says again and again (read once untimed, then timed)
 HOT_PASSES = 10
 
 CAPTURE_CHILD = """
@@ -147,7 +147,10 @@ def cache_bench(count: int) -> dict[str, dict[str, dict[str, float]]]:
                 names: list[Any] = text_keys if name == "shelve" else keys  # shelve keys are str
                 put_rate, put_p99 = _timed_ops(put, names)
                 cold_rate, _ = _timed_ops(get, names)
-                hot_rate, hot_p99 = _timed_ops(get, (hot_names if name == "shelve" else hot) * HOT_PASSES)
+                working_set: list[Any] = hot_names if name == "shelve" else hot
+                for key in working_set:  # one untimed pass: the hit path is measured on keys that hit
+                    get(key)
+                hot_rate, hot_p99 = _timed_ops(get, working_set * HOT_PASSES)
                 results.setdefault(size_name, {})[name] = {
                     "put_per_s": put_rate, "put_p99_us": put_p99, "get_all_per_s": cold_rate,
                     "get_per_s": hot_rate, "get_p99_us": hot_p99,

@@ -31,6 +31,7 @@ def open_cache(settings: Settings) -> _native.Cache | None:
             max_disk_bytes=int(settings.cache.max_disk_mb * _MB),
             max_disk_ratio=settings.cache.max_disk_ratio,
             flush_every_ms=settings.cache.flush_every_ms,
+            memory_bytes=int(settings.cache.memory_mb * _MB),
         )
     except _native.CacheLockedError as exc:
         log.warning("cache in use by another papo process; continuing without it", extra=fields(reason=str(exc)))

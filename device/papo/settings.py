@@ -89,6 +89,7 @@ class CacheSettings(Section):
     max_disk_mb: float = Field(default=512.0, gt=0, description="The cache is wiped if its files grow past this")
     max_disk_ratio: float = Field(default=8.0, gt=1, description="... or past this multiple of its content")
     flush_every_ms: int = Field(default=5000, ge=100, description="How often it is written to disk")
+    memory_mb: float = Field(default=4.0, ge=0, description="The hottest entries kept in memory (0: none)")
 
 
 class ServerSettings(Section):

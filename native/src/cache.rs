@@ -47,7 +47,7 @@ impl Cache {
 impl Cache {
     /// Open (or create, or rebuild) the cache in directory `path`.
     #[new]
-    #[pyo3(signature = (path, max_bytes=64<<20, max_disk_bytes=512<<20, max_disk_ratio=8.0, min_disk_bytes=16<<20, flush_every_ms=Some(5000), page_cache_bytes=8<<20))]
+    #[pyo3(signature = (path, max_bytes=64<<20, max_disk_bytes=512<<20, max_disk_ratio=8.0, min_disk_bytes=16<<20, flush_every_ms=Some(5000), page_cache_bytes=8<<20, memory_bytes=4<<20))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -58,6 +58,7 @@ impl Cache {
         min_disk_bytes: u64,
         flush_every_ms: Option<u64>,
         page_cache_bytes: u64,
+        memory_bytes: u64,
     ) -> PyResult<Self> {
         if max_bytes == 0
             || max_disk_bytes == 0
@@ -75,6 +76,7 @@ impl Cache {
             min_disk_bytes,
             flush_every_ms,
             page_cache_bytes,
+            memory_bytes,
         };
         let cache = guarded("opening the cache", || {
             py.detach(|| papo_cache::Cache::open(config)).map_err(to_py)

@@ -10,7 +10,9 @@ use std::os::unix::fs::MetadataExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
+
+mod front;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Name of the directory (inside the configured one) holding this format of the cache.
@@ -36,6 +38,8 @@ pub struct CacheConfig {
     pub flush_every_ms: Option<u64>,
     /// sled's in-memory page cache.
     pub page_cache_bytes: u64,
+    /// The hottest entries kept in memory in front of sled (0 turns it off).
+    pub memory_bytes: u64,
 }
 
 impl CacheConfig {
@@ -49,6 +53,7 @@ impl CacheConfig {
             min_disk_bytes: 16 << 20,
             flush_every_ms: Some(5_000),
             page_cache_bytes: 8 << 20,
+            memory_bytes: 4 << 20,
         }
     }
 }
@@ -114,6 +119,7 @@ struct Store {
 pub struct Cache {
     config: CacheConfig,
     store: RwLock<Store>,
+    front: Mutex<front::Front>,
     logical: AtomicU64,
     writes: AtomicU64,
     evictions: AtomicU64,
@@ -300,6 +306,7 @@ impl Cache {
         outcome: OpenOutcome,
     ) -> Result<Self, CacheError> {
         let cache = Self {
+            front: Mutex::new(front::Front::new(config.memory_bytes as usize)),
             config,
             store: RwLock::new(store),
             logical: AtomicU64::new(logical),
@@ -320,6 +327,12 @@ impl Cache {
         &self.outcome
     }
 
+    fn front(&self) -> std::sync::MutexGuard<'_, front::Front> {
+        self.front
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Store> {
         self.store
             .read()
@@ -329,12 +342,28 @@ impl Cache {
     /// The value stored under `namespace`/`key`, if present and not expired.
     pub fn get(&self, namespace: &str, key: &[u8]) -> Result<Option<sled::IVec>, CacheError> {
         let k = data_key(namespace, key)?;
-        let store = self.read();
-        let Some(value) = store.data.get(&k).map_err(storage)? else {
-            return Ok(None);
+        // Lock order: the front, then the store; writers touch the front only after releasing the store.
+        let value = {
+            let mut front = self.front();
+            match front.get(&k) {
+                Some(value) => value,
+                None => {
+                    let store = self.read();
+                    let Some(value) = store.data.get(&k).map_err(storage)? else {
+                        return Ok(None);
+                    };
+                    let (expires, _) = header(&value);
+                    if expires == 0 || expires > now_ms() {
+                        front.insert(&k, value.clone());
+                    }
+                    value
+                }
+            }
         };
         let (expires, seq) = header(&value);
         if expires != 0 && expires <= now_ms() {
+            self.front().remove(&k);
+            let store = self.read();
             if store
                 .data
                 .compare_and_swap(&k, Some(&value), None::<&[u8]>)
@@ -377,6 +406,7 @@ impl Cache {
                 .map_err(storage)?;
             self.logical.fetch_add(size, Ordering::Relaxed);
         }
+        self.front().remove(&k);
         self.evict_if_needed()?;
         if self.writes.fetch_add(1, Ordering::Relaxed) % CHECK_EVERY_WRITES
             == CHECK_EVERY_WRITES - 1
@@ -389,12 +419,18 @@ impl Cache {
     /// Remove `namespace`/`key`; true if it was there.
     pub fn delete(&self, namespace: &str, key: &[u8]) -> Result<bool, CacheError> {
         let k = data_key(namespace, key)?;
-        let store = self.read();
-        let Some(old) = store.data.remove(&k).map_err(storage)? else {
-            return Ok(false);
+        let removed = {
+            let store = self.read();
+            match store.data.remove(&k).map_err(storage)? {
+                Some(old) => {
+                    self.forget(&store, &k, &old)?;
+                    true
+                }
+                None => false,
+            }
         };
-        self.forget(&store, &k, &old)?;
-        Ok(true)
+        self.front().remove(&k);
+        Ok(removed)
     }
 
     /// Account for a value that was replaced or removed: its order entry and its size.
@@ -435,6 +471,7 @@ impl Cache {
         }
         let target = self.config.max_logical_bytes / 10 * 9;
         let store = self.read();
+        let mut evicted = Vec::new();
         while self.logical.load(Ordering::Relaxed) > target {
             let Some((seq, key)) = store.order.pop_min().map_err(storage)? else {
                 break;
@@ -445,8 +482,14 @@ impl Cache {
                     self.logical
                         .fetch_sub(entry_size(&key, &value), Ordering::Relaxed);
                     self.evictions.fetch_add(1, Ordering::Relaxed);
+                    evicted.push(key);
                 }
             }
+        }
+        drop(store);
+        let mut front = self.front();
+        for key in evicted {
+            front.remove(&key);
         }
         Ok(())
     }
@@ -501,6 +544,8 @@ impl Cache {
         wipe(&path)?;
         *store = open_store_patiently(&self.config, &path).map_err(storage)?;
         self.logical.store(0, Ordering::Relaxed);
+        drop(store);
+        self.front().clear();
         self.rebuilds.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

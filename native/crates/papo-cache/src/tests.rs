@@ -214,3 +214,57 @@ fn write_until_killed() {
         }
     }
 }
+
+#[test]
+fn the_memory_front_never_serves_stale_or_deleted_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(config(dir.path())).unwrap();
+    cache.put("n", b"k", b"one", None).unwrap();
+    assert_eq!(cache.get("n", b"k").unwrap().unwrap().as_ref(), b"one");
+    assert_eq!(cache.get("n", b"k").unwrap().unwrap().as_ref(), b"one");
+    cache.put("n", b"k", b"two", None).unwrap();
+    assert_eq!(cache.get("n", b"k").unwrap().unwrap().as_ref(), b"two");
+    assert!(cache.delete("n", b"k").unwrap());
+    assert_eq!(cache.get("n", b"k").unwrap(), None);
+    cache.put("n", b"t", b"brief", Some(30)).unwrap();
+    assert!(cache.get("n", b"t").unwrap().is_some());
+    std::thread::sleep(Duration::from_millis(60));
+    assert_eq!(cache.get("n", b"t").unwrap(), None);
+}
+
+#[test]
+fn concurrent_readers_and_a_writer_agree_on_the_latest_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = std::sync::Arc::new(Cache::open(config(dir.path())).unwrap());
+    let writer = {
+        let cache = std::sync::Arc::clone(&cache);
+        std::thread::spawn(move || {
+            for i in 0u32..2000 {
+                cache.put("n", b"k", &i.to_be_bytes(), None).unwrap();
+            }
+        })
+    };
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let cache = std::sync::Arc::clone(&cache);
+            std::thread::spawn(move || {
+                let mut last = 0u32;
+                for _ in 0..5000 {
+                    if let Some(v) = cache.get("n", b"k").unwrap() {
+                        let seen = u32::from_be_bytes(v.as_ref().try_into().unwrap());
+                        assert!(seen >= last, "went back from {last} to {seen}");
+                        last = seen;
+                    }
+                }
+            })
+        })
+        .collect();
+    writer.join().unwrap();
+    for reader in readers {
+        reader.join().unwrap();
+    }
+    assert_eq!(
+        cache.get("n", b"k").unwrap().unwrap().as_ref(),
+        &1999u32.to_be_bytes()
+    );
+}
