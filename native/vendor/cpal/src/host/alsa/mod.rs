@@ -1058,10 +1058,12 @@ fn try_resume(handle: &alsa::PCM) -> Result<Poll, Error> {
     }
 }
 
-/// papo patch: sleep for about as long as `frames` take to arrive (capped at 50 ms).
+/// papo patch: sleep for about as long as `frames` take to arrive, and at least a quarter period
+/// (plugins deliver in fragments; shorter naps only wake to find the period still incomplete).
 fn nap_for_frames(stream: &StreamInner, frames: usize) {
     let rate = u64::from(stream.sample_rate.max(1));
-    let micros = (frames as u64 * 1_000_000 / rate).clamp(500, 50_000);
+    let quarter_period = stream.period_size as u64 * 1_000_000 / rate / 4;
+    let micros = (frames as u64 * 1_000_000 / rate).max(quarter_period).clamp(500, 50_000);
     std::thread::sleep(Duration::from_micros(micros));
 }
 
