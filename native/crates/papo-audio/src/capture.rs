@@ -4,13 +4,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cpal::traits::{DeviceTrait, StreamTrait};
+use cpal::traits::DeviceTrait;
 use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig, SupportedStreamConfig};
 use papo_ring::{ring, Consumer, Producer, WaitError};
 
-use crate::devices::find_device;
 use crate::error::{from_cpal, AudioError};
-use crate::health::{start_stream, StreamHealth};
+use crate::health::{open_device_stream, StreamHealth};
 use crate::resample::Resampler;
 use crate::stream_thread::{Opened, StreamThread};
 use crate::PIPELINE_RATE;
@@ -196,23 +195,19 @@ fn open_stream(
     capacity: usize,
     shared: Arc<Shared>,
 ) -> Result<(cpal::Stream, Opened<Consumer<i16>>), AudioError> {
-    let (device, name) = find_device(wanted.as_deref(), true)?;
-    let supported = choose_config(&device, &name)?;
-    let (stream, consumer) = start_stream(&shared.health, || {
-        let (producer, consumer) = ring::<i16>(capacity);
-        let stream = build_stream(&device, &name, &supported, producer, &shared)?;
-        stream
-            .play()
-            .map_err(|e| from_cpal(&name, "cannot start input device", &e))?;
-        Ok((stream, consumer))
-    })?;
-    let opened = Opened {
-        name,
-        rate: supported.sample_rate(),
-        channels: supported.channels(),
-        end: consumer,
-    };
-    Ok((stream, opened))
+    open_device_stream(
+        wanted.as_deref(),
+        true,
+        &shared.health,
+        choose_config,
+        |device, name, supported| {
+            let (producer, consumer) = ring::<i16>(capacity);
+            Ok((
+                build_stream(device, name, supported, producer, &shared)?,
+                consumer,
+            ))
+        },
+    )
 }
 
 impl Capture {

@@ -4,7 +4,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::error::AudioError;
+use crate::devices::find_device;
+use crate::error::{from_cpal, AudioError};
+use crate::stream_thread::Opened;
 
 const START_ATTEMPTS: u32 = 4;
 const FIRST_CALLBACK_WAIT: Duration = Duration::from_millis(400);
@@ -80,4 +82,41 @@ pub(crate) fn start_stream<T>(
     Err(AudioError::Failed(last.unwrap_or_else(|| {
         "the audio stream failed to start".into()
     })))
+}
+
+/// Find the device, pick its configuration and start a stream on it, retrying a flaky start.
+///
+/// `build` makes the (not yet playing) stream and returns the caller's end of its ring buffer.
+pub(crate) fn open_device_stream<E>(
+    wanted: Option<&str>,
+    input: bool,
+    health: &StreamHealth,
+    choose: impl Fn(&cpal::Device, &str) -> Result<cpal::SupportedStreamConfig, AudioError>,
+    mut build: impl FnMut(
+        &cpal::Device,
+        &str,
+        &cpal::SupportedStreamConfig,
+    ) -> Result<(cpal::Stream, E), AudioError>,
+) -> Result<(cpal::Stream, Opened<E>), AudioError> {
+    use cpal::traits::StreamTrait;
+
+    let (device, name) = find_device(wanted, input)?;
+    let supported = choose(&device, &name)?;
+    let action = if input {
+        "cannot start input device"
+    } else {
+        "cannot start output device"
+    };
+    let (stream, end) = start_stream(health, || {
+        let (stream, end) = build(&device, &name, &supported)?;
+        stream.play().map_err(|e| from_cpal(&name, action, &e))?;
+        Ok((stream, end))
+    })?;
+    let opened = Opened {
+        name,
+        rate: supported.sample_rate(),
+        channels: supported.channels(),
+        end,
+    };
+    Ok((stream, opened))
 }

@@ -4,13 +4,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cpal::traits::{DeviceTrait, StreamTrait};
+use cpal::traits::DeviceTrait;
 use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig, SupportedStreamConfig};
 use papo_ring::{ring, Consumer, Producer};
 
-use crate::devices::find_device;
 use crate::error::{from_cpal, AudioError};
-use crate::health::{start_stream, StreamHealth};
+use crate::health::{open_device_stream, StreamHealth};
 use crate::resample::Resampler;
 use crate::stream_thread::{Opened, StreamThread};
 
@@ -149,24 +148,20 @@ fn open_stream(
     wanted: Option<String>,
     shared: Arc<Shared>,
 ) -> Result<(cpal::Stream, Opened<Producer<f32>>), AudioError> {
-    let (device, name) = find_device(wanted.as_deref(), false)?;
-    let supported = choose_config(&device, &name)?;
-    let capacity = (RING_SECONDS * supported.sample_rate() as f32) as usize;
-    let (stream, producer) = start_stream(&shared.health, || {
-        let (producer, consumer) = ring::<f32>(capacity);
-        let stream = build_stream(&device, &name, &supported, consumer, &shared)?;
-        stream
-            .play()
-            .map_err(|e| from_cpal(&name, "cannot start output device", &e))?;
-        Ok((stream, producer))
-    })?;
-    let opened = Opened {
-        name,
-        rate: supported.sample_rate(),
-        channels: supported.channels(),
-        end: producer,
-    };
-    Ok((stream, opened))
+    open_device_stream(
+        wanted.as_deref(),
+        false,
+        &shared.health,
+        choose_config,
+        |device, name, supported| {
+            let capacity = (RING_SECONDS * supported.sample_rate() as f32) as usize;
+            let (producer, consumer) = ring::<f32>(capacity);
+            Ok((
+                build_stream(device, name, supported, consumer, &shared)?,
+                producer,
+            ))
+        },
+    )
 }
 
 impl Playback {
