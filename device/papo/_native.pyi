@@ -48,6 +48,7 @@ class CaptureStatsDict(TypedDict):
     captured_samples: int
     overrun_samples: int
     overrun_events: int
+    device_xruns: int
     callbacks: int
     device_rate: int
     device_channels: int

@@ -23,6 +23,15 @@ fn to_py(error: papo_audio::AudioError) -> PyErr {
     }
 }
 
+/// Take the stream out of its slot and drop it (joining its thread) with the GIL released.
+fn release<T: Send>(py: Python<'_>, what: &str, slot: &Mutex<Option<T>>) -> PyResult<()> {
+    guarded(what, || {
+        let taken = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        py.detach(move || drop(taken));
+        Ok(())
+    })
+}
+
 fn closed(what: &str) -> PyErr {
     StreamClosedError::new_err(format!("the {what} is closed"))
 }
@@ -118,7 +127,7 @@ impl Capture {
         Ok(PyArray1::from_vec(py, frame))
     }
 
-    /// Counters: captured_samples, overrun_samples, overrun_events, callbacks, device_rate, device_channels, available.
+    /// Counters: captured_samples, overrun_samples, overrun_events, device_xruns, callbacks, device_rate, device_channels, available.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let capture = guard.as_ref().ok_or_else(|| closed("capture"))?;
@@ -127,6 +136,7 @@ impl Capture {
         dict.set_item("captured_samples", stats.captured_samples)?;
         dict.set_item("overrun_samples", stats.overrun_samples)?;
         dict.set_item("overrun_events", stats.overrun_events)?;
+        dict.set_item("device_xruns", stats.device_xruns)?;
         dict.set_item("callbacks", stats.callbacks)?;
         dict.set_item("device_rate", stats.device_rate)?;
         dict.set_item("device_channels", stats.device_channels)?;
@@ -145,11 +155,7 @@ impl Capture {
 
     /// Stop capturing and release the device (safe to call twice).
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        guarded("closing the capture", || {
-            let taken = self.inner.lock().unwrap_or_else(|p| p.into_inner()).take();
-            py.detach(move || drop(taken));
-            Ok(())
-        })
+        release(py, "closing the capture", &self.inner)
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -263,11 +269,7 @@ impl Playback {
 
     /// Stop and release the device (safe to call twice).
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        guarded("closing playback", || {
-            let taken = self.inner.lock().unwrap_or_else(|p| p.into_inner()).take();
-            py.detach(move || drop(taken));
-            Ok(())
-        })
+        release(py, "closing playback", &self.inner)
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {

@@ -52,10 +52,19 @@ def test_not_a_wav(tmp_path: Path) -> None:
         read_wav(_write(tmp_path / "text.wav", b"this is not audio at all, just words"))
 
 
-def test_other_audio_format(tmp_path: Path) -> None:
-    path = tmp_path / "song.wav"
-    sf.write(path, _tone(16000), 16000, format="FLAC")
-    with pytest.raises(AudioInputError, match="not WAV"):
+@pytest.mark.parametrize(
+    ("data", "rate", "options", "message"),
+    [
+        ("tone", 16000, {"format": "FLAC"}, "not WAV"),
+        ("tone", 8000, {"subtype": "ULAW"}, "sample format ULAW is not supported"),
+        ("tone", 96000, {"subtype": "PCM_16"}, "96000 Hz is outside"),
+        ("empty", 16000, {"subtype": "PCM_16"}, "holds no audio"),
+    ],
+)
+def test_unusable_audio_is_named(tmp_path: Path, data: str, rate: int, options: dict[str, str], message: str) -> None:
+    path = tmp_path / "input.wav"
+    sf.write(path, _tone(rate) if data == "tone" else np.zeros(0, np.float32), rate, **options)
+    with pytest.raises(AudioInputError, match=message):
         read_wav(path)
 
 
@@ -65,24 +74,3 @@ def test_truncated_file(tmp_path: Path) -> None:
     cut = _write(tmp_path / "cut.wav", full.read_bytes()[:20000])
     with pytest.raises(AudioInputError, match="truncated"):
         read_wav(cut)
-
-
-def test_unknown_sample_format(tmp_path: Path) -> None:
-    path = tmp_path / "phone.wav"
-    sf.write(path, _tone(8000), 8000, subtype="ULAW")
-    with pytest.raises(AudioInputError, match="sample format ULAW is not supported"):
-        read_wav(path)
-
-
-def test_rate_out_of_range(tmp_path: Path) -> None:
-    path = tmp_path / "hifi.wav"
-    sf.write(path, _tone(96000), 96000, subtype="PCM_16")
-    with pytest.raises(AudioInputError, match="96000 Hz is outside"):
-        read_wav(path)
-
-
-def test_header_without_audio(tmp_path: Path) -> None:
-    path = tmp_path / "blank.wav"
-    sf.write(path, np.zeros(0, np.float32), 16000, subtype="PCM_16")
-    with pytest.raises(AudioInputError, match="holds no audio"):
-        read_wav(path)

@@ -5,17 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cpal::traits::DeviceTrait;
-use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig, SupportedStreamConfig};
+use cpal::{FromSample, SampleFormat, SizedSample, SupportedStreamConfig};
 use papo_ring::{ring, Consumer, Producer, WaitError};
 
 use crate::error::{from_cpal, AudioError};
-use crate::health::{open_device_stream, StreamHealth};
+use crate::health::{open_device_stream, stream_config, StreamHealth, BUILD_TIMEOUT};
 use crate::resample::Resampler;
 use crate::stream_thread::{Opened, StreamThread};
 use crate::PIPELINE_RATE;
 
 const SCRATCH_SAMPLES: usize = 4096;
-const PERIOD_MS: u32 = 32;
 
 /// Counters of one capture stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +25,8 @@ pub struct CaptureStats {
     pub overrun_samples: u64,
     /// Callbacks that dropped samples.
     pub overrun_events: u64,
+    /// Overruns the device itself reported (cpal recovered from them).
+    pub device_xruns: u64,
     /// Data callbacks so far.
     pub callbacks: u64,
     /// The rate the device runs at.
@@ -45,7 +46,7 @@ pub enum ReadError {
 
 #[derive(Default)]
 struct Shared {
-    health: StreamHealth,
+    health: Arc<StreamHealth>,
     captured: AtomicU64,
 }
 
@@ -117,17 +118,6 @@ where
     }
 }
 
-/// Ask for a 32 ms period, within what the device allows, so frames arrive steadily and soon.
-pub(crate) fn period_frames(supported: &SupportedStreamConfig) -> cpal::BufferSize {
-    let wanted = supported.sample_rate() / 1000 * PERIOD_MS;
-    match supported.buffer_size() {
-        cpal::SupportedBufferSize::Range { min, max } => {
-            cpal::BufferSize::Fixed(wanted.clamp(*min, *max))
-        }
-        cpal::SupportedBufferSize::Unknown => cpal::BufferSize::Default,
-    }
-}
-
 fn build_stream(
     device: &cpal::Device,
     name: &str,
@@ -135,21 +125,12 @@ fn build_stream(
     producer: Producer<i16>,
     shared: &Arc<Shared>,
 ) -> Result<cpal::Stream, AudioError> {
-    let mut config: StreamConfig = supported.config();
-    config.buffer_size = period_frames(supported);
+    let config = stream_config(supported);
     let channels = usize::from(config.channels);
     let rate = config.sample_rate;
-    let on_error = {
-        let shared = Arc::clone(shared);
-        let name = name.to_string();
-        move |error: cpal::Error| {
-            shared
-                .health
-                .fail(from_cpal(&name, "input device failed:", &error).to_string())
-        }
-    };
+    let on_error = shared.health.error_callback(name, true);
     let shared = Arc::clone(shared);
-    let timeout = Some(Duration::from_secs(5));
+    let timeout = Some(BUILD_TIMEOUT);
     let result = match supported.sample_format() {
         SampleFormat::I16 => device.build_input_stream(
             config,
@@ -273,6 +254,7 @@ impl Capture {
             captured_samples: self.shared.captured.load(Ordering::Relaxed),
             overrun_samples: ring.overrun_samples,
             overrun_events: ring.overrun_events,
+            device_xruns: self.shared.health.xruns.load(Ordering::Relaxed),
             callbacks: self.shared.health.callbacks.load(Ordering::Relaxed),
             device_rate: self.device_rate,
             device_channels: self.device_channels,

@@ -1,7 +1,7 @@
 //! Stream health shared by a stream's callbacks and its owner, and a start-up that survives flaky starts.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::devices::find_device;
@@ -9,6 +9,10 @@ use crate::error::{from_cpal, AudioError};
 use crate::stream_thread::Opened;
 
 const START_ATTEMPTS: u32 = 4;
+/// The period asked of devices, so frames arrive steadily and soon.
+const PERIOD_MS: u32 = 32;
+/// How long cpal may take to build a stream.
+pub(crate) const BUILD_TIMEOUT: Duration = Duration::from_secs(5);
 const FIRST_CALLBACK_WAIT: Duration = Duration::from_millis(400);
 
 /// What the error callback reports and what the data callback counts.
@@ -17,6 +21,8 @@ pub(crate) struct StreamHealth {
     failed: AtomicBool,
     error: Mutex<Option<String>>,
     pub(crate) callbacks: AtomicU64,
+    /// Over- and underruns cpal reported and recovered from.
+    pub(crate) xruns: AtomicU64,
 }
 
 impl StreamHealth {
@@ -26,6 +32,28 @@ impl StreamHealth {
             slot.get_or_insert(message);
         }
         self.failed.store(true, Ordering::Release);
+    }
+
+    /// cpal's error callback for a stream on `device`: xruns and reroutes, which cpal recovers from, are
+    /// counted; anything else fails the stream.
+    pub(crate) fn error_callback(
+        self: &Arc<Self>,
+        device: &str,
+        input: bool,
+    ) -> impl FnMut(cpal::Error) + Send + 'static {
+        let health = Arc::clone(self);
+        let device = device.to_string();
+        let action = if input {
+            "input device failed:"
+        } else {
+            "output device failed:"
+        };
+        move |error: cpal::Error| match error.kind() {
+            cpal::ErrorKind::Xrun | cpal::ErrorKind::DeviceChanged => {
+                health.xruns.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => health.fail(from_cpal(&device, action, &error).to_string()),
+        }
     }
 
     /// The failure message, if the stream failed.
@@ -82,6 +110,19 @@ pub(crate) fn start_stream<T>(
     Err(AudioError::Failed(last.unwrap_or_else(|| {
         "the audio stream failed to start".into()
     })))
+}
+
+/// The stream configuration papo asks for: the device's format with a 32 ms period where allowed.
+pub(crate) fn stream_config(supported: &cpal::SupportedStreamConfig) -> cpal::StreamConfig {
+    let mut config = supported.config();
+    let wanted = supported.sample_rate() / 1000 * PERIOD_MS;
+    config.buffer_size = match supported.buffer_size() {
+        cpal::SupportedBufferSize::Range { min, max } => {
+            cpal::BufferSize::Fixed(wanted.clamp(*min, *max))
+        }
+        cpal::SupportedBufferSize::Unknown => cpal::BufferSize::Default,
+    };
+    config
 }
 
 /// Find the device, pick its configuration and start a stream on it, retrying a flaky start.

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cpal::traits::DeviceTrait;
-use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig, SupportedStreamConfig};
+use cpal::{FromSample, SampleFormat, SizedSample, SupportedStreamConfig};
 use papo_ring::{ring, Consumer, Producer};
 
 use crate::error::{from_cpal, AudioError};
-use crate::health::{open_device_stream, StreamHealth};
+use crate::health::{open_device_stream, stream_config, StreamHealth, BUILD_TIMEOUT};
 use crate::resample::Resampler;
 use crate::stream_thread::{Opened, StreamThread};
 
@@ -22,7 +22,7 @@ struct Shared {
     flush: AtomicBool,
     /// Bumped by every `stop`, so a `play` in progress knows it was cut short.
     stops: AtomicU64,
-    health: StreamHealth,
+    health: Arc<StreamHealth>,
     played: AtomicU64,
 }
 
@@ -96,20 +96,11 @@ fn build_stream(
     consumer: Consumer<f32>,
     shared: &Arc<Shared>,
 ) -> Result<cpal::Stream, AudioError> {
-    let mut config: StreamConfig = supported.config();
-    config.buffer_size = crate::capture::period_frames(supported);
+    let config = stream_config(supported);
     let channels = usize::from(config.channels);
-    let on_error = {
-        let shared = Arc::clone(shared);
-        let name = name.to_string();
-        move |error: cpal::Error| {
-            shared
-                .health
-                .fail(from_cpal(&name, "output device failed:", &error).to_string())
-        }
-    };
+    let on_error = shared.health.error_callback(name, false);
     let shared = Arc::clone(shared);
-    let timeout = Some(Duration::from_secs(5));
+    let timeout = Some(BUILD_TIMEOUT);
     let result = match supported.sample_format() {
         SampleFormat::F32 => device.build_output_stream(
             config,
