@@ -44,8 +44,8 @@ def open_cache(settings: Settings) -> _native.Cache | None:
     return cache
 
 
-class AudioCache:
-    """Cached 16 kHz mono audio (int16 on disk) by a description of how it was made (voice, text...)."""
+class CacheNamespace:
+    """One namespace of the cache as bytes by key; every failure is logged and treated as a miss."""
 
     def __init__(self, cache: _native.Cache | None, namespace: str) -> None:
         self._cache = cache
@@ -53,28 +53,52 @@ class AudioCache:
 
     @staticmethod
     def key(*parts: object) -> bytes:
-        """A fixed-size key for the parts that determine the audio."""
+        """A fixed-size key for the parts that determine the value."""
         return hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
 
-    def get(self, key: bytes) -> npt.NDArray[np.float32] | None:
-        """The cached audio, or None."""
+    def get_bytes(self, key: bytes) -> bytes | None:
+        """The cached value, or None."""
         if self._cache is None:
             return None
         try:
-            data = self._cache.get(self._namespace, key)
+            return self._cache.get(self._namespace, key)
         except _native.NativeError as exc:
             log.warning("cache read failed", extra=fields(reason=str(exc)))
             return None
+
+    def put_bytes(self, key: bytes, value: bytes) -> None:
+        """Cache `value` (best effort)."""
+        if self._cache is None:
+            return
+        try:
+            self._cache.put(self._namespace, key, value)
+        except _native.NativeError as exc:
+            log.warning("cache write failed", extra=fields(reason=str(exc)))
+
+
+class AudioCache(CacheNamespace):
+    """Cached mono audio (int16 on disk) by a description of how it was made (voice, text...)."""
+
+    def get(self, key: bytes) -> npt.NDArray[np.float32] | None:
+        """The cached audio, or None."""
+        data = self.get_bytes(key)
         if data is None:
             return None
         return np.frombuffer(data, dtype=np.int16).astype(np.float32) / 32768.0
 
     def put(self, key: bytes, samples: npt.NDArray[np.float32]) -> None:
-        """Cache `samples` (best effort: a failing cache is logged, never fatal)."""
-        if self._cache is None:
-            return
-        pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16).tobytes()
-        try:
-            self._cache.put(self._namespace, key, pcm)
-        except _native.NativeError as exc:
-            log.warning("cache write failed", extra=fields(reason=str(exc)))
+        """Cache `samples`."""
+        self.put_bytes(key, (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16).tobytes())
+
+
+class VectorCache(CacheNamespace):
+    """Cached float32 vectors (embeddings) by what they were computed from."""
+
+    def get(self, key: bytes) -> npt.NDArray[np.float32] | None:
+        """The cached vector, or None."""
+        data = self.get_bytes(key)
+        return None if data is None else np.frombuffer(data, dtype=np.float32).copy()
+
+    def put(self, key: bytes, vector: npt.NDArray[np.float32]) -> None:
+        """Cache `vector`."""
+        self.put_bytes(key, np.ascontiguousarray(vector, dtype=np.float32).tobytes())

@@ -19,6 +19,8 @@ Everyday commands:
   papo demo                 hear a sample sentence and show what the companion understood
   papo listen FILE.wav      write down everything said in a recording
   papo listen --mic         write down what you say into the microphone (Ctrl-C to stop)
+  papo listen FILE --reply  ...and answer each sentence aloud, as the companion would
+  papo say "Bom dia!"       say a sentence with the companion's voice
   papo run                  start the companion service with its local web page
   papo audio test           check the microphone and the speaker
   papo models list          show the speech models and whether they are ready
@@ -43,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--text", help="say this sentence instead of the built-in sample (made with a synthetic voice)")
     demo.add_argument("--fast", action="store_true", help="do not wait for the sample to play at normal speed")
+    demo.add_argument("--no-reply", action="store_true", help="only write down what was heard; do not answer")
 
     listen = commands.add_parser(
         "listen",
@@ -57,6 +60,39 @@ def _parser() -> argparse.ArgumentParser:
     listen.add_argument("--seconds", type=float, help="with --mic: stop after this many seconds")
     listen.add_argument("--json", action="store_true", help="print one JSON object per sentence")
     listen.add_argument("--no-store", action="store_true", help="do not keep the sentences in the records")
+    listen.add_argument("--reply", action="store_true", help="answer each sentence aloud, as the companion would")
+    listen.add_argument(
+        "--no-play",
+        action="store_true",
+        help="with --reply: write each spoken answer to a WAV file instead of playing it",
+    )
+    listen.add_argument(
+        "--out-dir",
+        type=Path,
+        default=Path(),
+        help="with --no-play: folder for the reply-NNN.wav files (default: here)",
+    )
+
+    say = commands.add_parser(
+        "say",
+        help="say a sentence with the companion's voice",
+        description="Speaks the sentence with the voice set in the settings (espeak-ng by default), on the speaker "
+        "or into a WAV file.",
+    )
+    say.add_argument("text", help="what to say, in quotes")
+    say.add_argument("--out", type=Path, help="write the speech to this WAV file instead of playing it")
+
+    memory = commands.add_parser("memory", help="see or erase what the companion remembers")
+    memory_commands = memory.add_subparsers(dest="memory_command", required=True, metavar="ACTION")
+    memory_list = memory_commands.add_parser("list", help="show every memory with its id")
+    memory_list.add_argument("--json", action="store_true", help="print JSON")
+    forget = memory_commands.add_parser("forget", help="erase one memory (by id) or all of them")
+    forget.add_argument("id", nargs="?", help="the id shown by `papo memory list`")
+    forget.add_argument("--all", action="store_true", help="erase every memory")
+
+    reminders = commands.add_parser("reminders", help="show the reminders the companion will say")
+    reminders.add_argument("--all", action="store_true", help="also show the ones already said")
+    reminders.add_argument("--json", action="store_true", help="print JSON")
 
     run = commands.add_parser(
         "run",
@@ -121,7 +157,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     from papo import commands
 
     if args.command == "demo":
-        return commands.demo(settings, text=args.text, fast=args.fast)
+        return commands.demo(settings, text=args.text, fast=args.fast, reply=not args.no_reply)
     if args.command == "listen":
         if args.file is None and not args.mic:
             raise PapoError("give a WAV file or --mic")
@@ -132,7 +168,16 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             seconds=args.seconds,
             as_json=args.json,
             store=not args.no_store,
+            reply=commands.ReplyOptions(play=not args.no_play, out_dir=args.out_dir) if args.reply else None,
         )
+    if args.command == "say":
+        return commands.say(settings, args.text, args.out)
+    if args.command == "memory":
+        if args.memory_command == "list":
+            return commands.memory_list(settings, as_json=args.json)
+        return commands.memory_forget(settings, args.id, everything=args.all)
+    if args.command == "reminders":
+        return commands.reminders_list(settings, include_done=args.all, as_json=args.json)
     if args.command == "run":
         return commands.run(settings, host=args.host, port=args.port, recording=args.input)
     if args.command == "audio":

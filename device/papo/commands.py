@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from papo.audio import FRAME_SAMPLES, SAMPLE_RATE
 from papo.audio.wav import read_wav
+from papo.conversation.companion import HeardTurn, TurnOutcome
 from papo.engine import SpeechEngine, load_engine
 from papo.errors import PapoError
 from papo.listener import Listener, PendingUtterance, hear_recording
@@ -23,7 +26,12 @@ from papo.models.manifest import load_manifest
 from papo.models.provision import installed, model_dir, provision, verify
 from papo.service import store_turn
 from papo.settings import Settings, config_path
+from papo.speech.tts import Speaker
 from papo.store.db import TurnStore
+from papo.store.tables import Turn
+
+if TYPE_CHECKING:
+    from papo.conversation.runtime import ConversationRuntime
 
 DEMO_SAMPLE = "demo-pt-BR.wav"
 
@@ -69,7 +77,7 @@ def _demo_audio(settings: Settings, text: str | None) -> tuple[npt.NDArray[np.fl
     return with_silence([speech], gap_s=0.0, lead_s=0.6), text
 
 
-def demo(settings: Settings, text: str | None, fast: bool) -> int:
+def demo(settings: Settings, text: str | None, fast: bool, reply: bool = True) -> int:
     """Take a pt-BR sentence through VAD, STT and the store, printing what was heard and the timings."""
     from papo.speech.wordcheck import content_word_recall
 
@@ -84,43 +92,115 @@ def demo(settings: Settings, text: str | None, fast: bool) -> int:
     heard = []
     with _listening(engine, speculative=not fast) as listener:
         for pending in hear_recording(listener, samples, realtime=not fast):
-            text_heard = store_turn(store, engine, pending, "demo")
+            turn = store_turn(store, engine, pending, "demo")
             transcript = pending.result()
-            if text_heard is None or transcript is None:
+            if turn is None or transcript is None:
                 continue
-            heard.append(text_heard)
+            text_heard = turn.text
+            heard.append(turn)
             latency = "" if fast else f", end of speech → text {pending.eos_to_text_ms or 0:.0f} ms"
             _say(
                 f"heard [{pending.utterance.start_s:.2f}–{pending.utterance.end_s:.2f} s]: “{text_heard}”\n"
                 f"  timings: VAD {pending.utterance.vad_ms:.0f} ms, speech-to-text {transcript.stt_ms:.0f} ms "
                 f"({transcript.window} window){latency}"
             )
-    store.close()
     if not heard:
+        store.close()
         raise PapoError("the demo heard nothing; run `papo models verify` and try `papo demo -v`")
-    recall = content_word_recall(expected, " ".join(heard))
-    _say(f"stored {len(heard)} turn(s) in {settings.store_path}")
-    _say(f"content words recovered: {recall:.0%}; total {time.perf_counter() - started:.1f} s")
+    recall = content_word_recall(expected, " ".join(t.text for t in heard))
+    _say(f"content words recovered: {recall:.0%}")
+    if reply:
+        _demo_reply(settings, store, heard, pending_eos=time.monotonic())
+    store.close()
+    _say(f"stored the conversation in {settings.store_path}; total {time.perf_counter() - started:.1f} s")
     return 0
 
 
-def _utterance_line(pending: PendingUtterance, as_json: bool) -> str | None:
+def _demo_reply(settings: Settings, store: TurnStore, heard: list[Turn], pending_eos: float) -> None:
+    from papo.audio.native import open_speaker
+    from papo.audio.recorder import RecordingSpeaker
+
+    speaker = open_speaker(settings.audio.output_device)
+    recorder = speaker if isinstance(speaker, RecordingSpeaker) else None
+    if recorder is not None:
+        speaker = recorder = RecordingSpeaker()
+    with _companion(settings, store, speaker) as runtime:
+        _say(f"companion ready: {runtime.status.llm_model} at {runtime.status.llm_url}, voice {runtime.status.voice}")
+        for turn in heard:
+            outcome = runtime.companion.respond(
+                HeardTurn(turn.text, "demo", turn.id, turn.conversation_id, time.monotonic())
+            )
+            _say(f"companion: “{outcome.reply or ''}”")
+            _say(
+                f"  timings: first word {_ms(outcome.first_token_ms)}, first audio {_ms(outcome.first_audio_ms)}"
+                + (" (fallback: the language model did not answer)" if outcome.fallback else "")
+            )
+    if recorder is not None:
+        path = settings.state_dir / "demo-reply.wav"
+        seconds = recorder.write(path)
+        _say(f"(no speaker here: the spoken reply, {seconds:.1f} s, is in {path})")
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} ms"
+
+
+@contextmanager
+def _companion(settings: Settings, store: TurnStore, speaker: Speaker) -> Iterator[ConversationRuntime]:
+    from papo.cache import open_cache
+    from papo.conversation.runtime import ConversationRuntime
+
+    cache = open_cache(settings)
+    runtime = ConversationRuntime(settings, store, speaker, cache)
+    try:
+        _say("starting the companion (language model, memory)...")
+        runtime.start(wait_for_crew=False)
+        yield runtime
+    finally:
+        runtime.close()
+        speaker.close()
+        if cache is not None:
+            cache.close()
+
+
+def _utterance_line(pending: PendingUtterance, as_json: bool, answer: dict[str, object] | None) -> str | None:
     transcript = pending.result()
     if transcript is None:
         return None
     utterance = pending.utterance
     if as_json:
-        return json.dumps(
-            {
-                "text": transcript.text,
-                "start_s": round(utterance.start_s, 3),
-                "end_s": round(utterance.end_s, 3),
-                "language": transcript.language,
-                "stt_ms": round(transcript.stt_ms, 1),
-            },
-            ensure_ascii=False,
-        )
-    return f"[{utterance.start_s:7.2f} – {utterance.end_s:7.2f} s] {transcript.text}"
+        line: dict[str, object] = {
+            "text": transcript.text,
+            "start_s": round(utterance.start_s, 3),
+            "end_s": round(utterance.end_s, 3),
+            "language": transcript.language,
+            "stt_ms": round(transcript.stt_ms, 1),
+        }
+        return json.dumps(line | (answer or {}), ensure_ascii=False)
+    text = f"[{utterance.start_s:7.2f} – {utterance.end_s:7.2f} s] {transcript.text}"
+    if answer is not None:
+        text += f"\n    → {answer['reply'] or '(no reply)'}"
+        if answer.get("reply_wav"):
+            text += f"  [{answer['reply_wav']}]"
+    return text
+
+
+def _answer_fields(outcome: TurnOutcome, wav: Path | None) -> dict[str, object]:
+    sign = outcome.wellbeing
+    return {
+        "reply": outcome.reply,
+        "wellbeing": None if sign is None else {"kind": sign.kind, "severity": sign.severity.value},
+        "first_audio_ms": None if outcome.first_audio_ms is None else round(outcome.first_audio_ms, 1),
+        **({"reply_wav": str(wav)} if wav is not None else {}),
+    }
+
+
+@dataclass(frozen=True)
+class ReplyOptions:
+    """How `papo listen --reply` answers: aloud, or into WAV files."""
+
+    play: bool = True
+    out_dir: Path = Path()
 
 
 def listen(
@@ -130,27 +210,56 @@ def listen(
     seconds: float | None,
     as_json: bool,
     store: bool,
+    reply: ReplyOptions | None = None,
 ) -> int:
-    """Print (and store) every utterance of a WAV file or of the microphone."""
+    """Print (and store) every utterance of a WAV file or of the microphone, answering each if asked."""
     recording = read_wav(file) if file is not None else None
+    if reply is not None and not store:
+        raise PapoError("--reply needs the records (it remembers the conversation); drop --no-store")
     turns = _open_store(settings) if store else None
     engine = load_engine(settings)
     source = "mic" if file is None else f"file:{file.name}"
-    with _listening(engine, speculative=file is None) as listener:
+    with ExitStack() as stack:
+        answering = (
+            _answering(settings, turns, reply, source, stack) if reply is not None and turns is not None else None
+        )
+        listener = stack.enter_context(_listening(engine, speculative=file is None))
         pendings = (
             hear_recording(listener, recording.samples)
             if recording is not None
             else _hear_microphone(listener, settings, device, seconds)
         )
-        for pending in pendings:
-            if turns is not None:
-                store_turn(turns, engine, pending, source)
-            line = _utterance_line(pending, as_json)
+        for index, pending in enumerate(pendings):
+            turn = store_turn(turns, engine, pending, source) if turns is not None else None
+            answer = answering(turn, pending, index) if answering is not None and turn is not None else None
+            line = _utterance_line(pending, as_json, answer)
             if line is not None:
                 _say(line)
     if turns is not None:
         turns.close()
     return 0
+
+
+def _answering(
+    settings: Settings, turns: TurnStore, options: ReplyOptions, source: str, stack: ExitStack
+) -> Callable[[Turn, PendingUtterance, int], dict[str, object]]:
+    from papo.audio.native import open_speaker
+    from papo.audio.recorder import RecordingSpeaker
+
+    recorder = None if options.play else RecordingSpeaker()
+    speaker: Speaker = recorder if recorder is not None else open_speaker(settings.audio.output_device)
+    runtime = stack.enter_context(_companion(settings, turns, speaker))
+
+    def answer(turn: Turn, pending: PendingUtterance, index: int) -> dict[str, object]:
+        heard = HeardTurn(turn.text, source, turn.id, turn.conversation_id, pending.eos_monotonic)
+        outcome = runtime.companion.respond(heard)
+        wav = None
+        if recorder is not None and outcome.reply is not None:
+            wav = options.out_dir / f"reply-{index + 1:03d}.wav"
+            recorder.write(wav)
+        return _answer_fields(outcome, wav)
+
+    return answer
 
 
 def _hear_microphone(
@@ -309,4 +418,104 @@ def config_show(settings: Settings) -> int:
                 _say(f"{sub} = {json.dumps(subvalue)}")
         else:
             _say(f"{key} = {json.dumps(value)}")
+    return 0
+
+
+def say(settings: Settings, text: str, out: Path | None) -> int:
+    """Speak `text` with the configured voice, on the speaker or into a WAV file."""
+    from papo.audio.native import NativeSpeaker
+    from papo.audio.recorder import RecordingSpeaker
+    from papo.cache import AudioCache, open_cache
+    from papo.conversation.sentences import sentences
+    from papo.speech.tts import CachedVoice, load_voice
+
+    if not text.strip():
+        raise PapoError('nothing to say: give a sentence, for example papo say "Bom dia!"')
+    cache = open_cache(settings)
+    try:
+        voice = CachedVoice(load_voice(settings, settings.conversation.language), AudioCache(cache, "tts"))
+        speaker: Speaker = (
+            RecordingSpeaker(voice.rate) if out is not None else NativeSpeaker(settings.audio.output_device)
+        )
+        seconds = 0.0
+        for sentence in sentences([text]):
+            speech, _ = voice.speak(sentence)
+            seconds += speech.seconds
+            speaker.play(speech.samples, speech.rate)
+        speaker.wait(timeout=max(30.0, seconds * 2))
+        if isinstance(speaker, RecordingSpeaker) and out is not None:
+            speaker.write(out)
+            _say(f"wrote {seconds:.1f} s of speech ({voice.name}) to {out}")
+        speaker.close()
+    finally:
+        if cache is not None:
+            cache.close()
+    return 0
+
+
+def memory_list(settings: Settings, as_json: bool) -> int:
+    """Print what the companion remembers."""
+    from papo.store.records import CompanionRecords
+
+    store = _open_store(settings)
+    try:
+        rows = CompanionRecords(store.engine).memories()
+    finally:
+        store.close()
+    if as_json:
+        _say(json.dumps([r.model_dump(mode="json") for r in rows], ensure_ascii=False, indent=2))
+    elif not rows:
+        _say("the companion remembers nothing yet")
+    for row in [] if as_json else rows:
+        _say(f"{row.id}  {row.created_at:%Y-%m-%d %H:%M}  {row.text}")
+    return 0
+
+
+def memory_forget(settings: Settings, memory_id: str | None, everything: bool) -> int:
+    """Forget one memory, or all of them (in the store and the memory index)."""
+    from papo.cache import VectorCache, open_cache
+    from papo.conversation.embeddings import MODEL_NAME, MiniLmEmbedder
+    from papo.conversation.memory import MemoryStore
+    from papo.store.records import CompanionRecords
+
+    if (memory_id is None) == (not everything):
+        raise PapoError("give one memory id (see `papo memory list`) or --all")
+    store = _open_store(settings)
+    cache = open_cache(settings)
+    try:
+        directory = provision(load_manifest().get(MODEL_NAME), settings.models_dir)
+        memory = MemoryStore(
+            settings.memory_dir,
+            CompanionRecords(store.engine),
+            MiniLmEmbedder(directory, VectorCache(cache, "embeddings")),
+        )
+        if everything:
+            _say(f"forgot {memory.forget_all()} memories")
+        elif memory_id is not None and not memory.forget(memory_id):
+            raise PapoError(f"no memory with id {memory_id!r}; see `papo memory list`")
+        else:
+            _say(f"forgot {memory_id}")
+    finally:
+        store.close()
+        if cache is not None:
+            cache.close()
+    return 0
+
+
+def reminders_list(settings: Settings, include_done: bool, as_json: bool) -> int:
+    """Print the reminders (pending ones unless --all)."""
+    from papo.store.records import CompanionRecords
+
+    store = _open_store(settings)
+    try:
+        rows = CompanionRecords(store.engine).reminders(include_done)
+    finally:
+        store.close()
+    if as_json:
+        _say(json.dumps([r.model_dump(mode="json") for r in rows], ensure_ascii=False, indent=2))
+        return 0
+    if not rows:
+        _say("no reminders")
+    for row in rows:
+        _say(f"{row.due_at.astimezone():%Y-%m-%d %H:%M}  {row.status:9} {row.what}")
     return 0

@@ -78,6 +78,11 @@ class Listener:
             self._fed_at = {self._position: self._fed_at[self._position]}
         return pending
 
+    @property
+    def speech_frames(self) -> int:
+        """Frames of speech in the utterance being heard now (0 when nobody speaks)."""
+        return self._endpointer.speech_frames
+
     def flush(self) -> list[PendingUtterance]:
         """End of stream: transcribe what is still open."""
         return [self._finish(e.utterance) for e in self._endpointer.flush() if isinstance(e, UtteranceEnded)]

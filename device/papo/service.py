@@ -12,14 +12,20 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from papo.audio.sources import FrameSource, open_microphone
+from papo.conversation.companion import HeardTurn
+from papo.conversation.runtime import ConversationRuntime, ConversationState
 from papo.engine import SpeechEngine, load_engine
 from papo.errors import AudioInputError, NoAudioInputError, PapoError
 from papo.listener import Listener, PendingUtterance
 from papo.settings import Settings
 from papo.store.db import NewTurn, TurnStore
+from papo.store.tables import Turn
 from papo.system.logging import fields
 
 log = logging.getLogger(__name__)
+
+# Speech frames (32 ms each) heard while the companion speaks that stop its reply (barge-in): 96 ms.
+BARGE_IN_FRAMES = 3
 
 
 class PipelineState(StrEnum):
@@ -48,13 +54,13 @@ class PipelineStatus:
     model_versions: dict[str, str] = field(default_factory=dict)
 
 
-def store_turn(store: TurnStore, engine: SpeechEngine, pending: PendingUtterance, source: str) -> str | None:
-    """Wait for one pending utterance and store it; return its text, or None when it held no words."""
+def store_turn(store: TurnStore, engine: SpeechEngine, pending: PendingUtterance, source: str) -> Turn | None:
+    """Wait for one pending utterance and store it; return the stored turn, or None when it held no words."""
     transcript = pending.result()
     if transcript is None:
         return None
     utterance = pending.utterance
-    store.record(
+    return store.record(
         NewTurn(
             text=transcript.text,
             language=transcript.language,
@@ -70,7 +76,6 @@ def store_turn(store: TurnStore, engine: SpeechEngine, pending: PendingUtterance
         ),
         source,
     )
-    return transcript.text
 
 
 class VoiceService:
@@ -82,6 +87,7 @@ class VoiceService:
         store: TurnStore,
         open_source: Callable[[], FrameSource] | None = None,
         engine_loader: Callable[[Settings], SpeechEngine] = load_engine,
+        conversation: ConversationRuntime | None = None,
     ) -> None:
         self.status = PipelineStatus()
         self._settings = settings
@@ -89,6 +95,11 @@ class VoiceService:
         self._open_source = open_source or (lambda: open_microphone(settings.audio))
         self._engine_loader = engine_loader
         self._stop = threading.Event()
+        self.conversation = conversation
+
+    def _companion_on(self) -> bool:
+        runtime = self.conversation
+        return runtime is not None and runtime.status.state not in (ConversationState.DISABLED,)
 
     async def run(self) -> None:
         """Load the models, then capture and transcribe until `stop()`; retry the device with backoff."""
@@ -131,12 +142,16 @@ class VoiceService:
         self.status.device = source.name
         self._set(PipelineState.LISTENING, "")
 
+        companion = self.conversation.companion if self.conversation is not None else None
+
         def capture() -> None:
             frames = 0
             try:
                 while not self._stop.is_set():
                     for pending in listener.feed(source.read()):
                         loop.call_soon_threadsafe(queue.put_nowait, pending)
+                    if companion is not None and listener.speech_frames >= BARGE_IN_FRAMES and companion.speaking:
+                        companion.interrupt()
                     frames += 1
                     if frames % 32 == 0:
                         self.status.dropped_samples = source.overruns
@@ -161,14 +176,44 @@ class VoiceService:
     async def _keep(self, engine: SpeechEngine, pending: PendingUtterance) -> None:
         try:
             await asyncio.wrap_future(pending.future)
-            text = await asyncio.to_thread(store_turn, self._store, engine, pending, "mic")
+            turn = await asyncio.to_thread(store_turn, self._store, engine, pending, "mic")
         except PapoError as exc:
             log.error("utterance lost", extra=fields(reason=str(exc)))
             return
         except Exception:
             log.exception("utterance failed")
             return
-        if text is not None:
-            self.status.utterances += 1
-            self.status.last_heard_at = time.time()
-            log.info("heard", extra=fields(text=text, eos_to_text_ms=pending.eos_to_text_ms))
+        if turn is None:
+            return
+        self.status.utterances += 1
+        self.status.last_heard_at = time.time()
+        log.info("heard", extra=fields(text=turn.text, eos_to_text_ms=pending.eos_to_text_ms))
+        if self._companion_on():
+            await self._answer(turn, pending)
+
+    async def _answer(self, turn: Turn, pending: PendingUtterance) -> None:
+        assert self.conversation is not None
+        companion = self.conversation.companion
+        heard = HeardTurn(turn.text, "mic", turn.id, turn.conversation_id, pending.eos_monotonic)
+        try:
+            outcome = await asyncio.to_thread(companion.respond, heard, companion.addressed(turn.text))
+        except Exception:  # one failed answer must not stop the listening
+            log.exception("answer failed")
+            return
+        if outcome.reply is not None:
+            log.info(
+                "answered",
+                extra=fields(first_audio_ms=outcome.first_audio_ms, interrupted=outcome.interrupted,
+                             fallback=outcome.fallback),
+            )  # fmt: skip
+
+    async def run_reminders(self) -> None:
+        """Speak due reminders (checked every second) until `stop()`."""
+        while not self._stop.is_set():
+            if self._companion_on():
+                assert self.conversation is not None
+                try:
+                    await asyncio.to_thread(self.conversation.companion.speak_due_reminders)
+                except Exception:  # a failing reminder must not end the loop
+                    log.exception("reminder failed")
+            await asyncio.to_thread(self._stop.wait, 1.0)

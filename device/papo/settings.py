@@ -105,6 +105,51 @@ class StoreSettings(Section):
     conversation_idle_s: float = Field(default=300.0, gt=0, description="Silence that closes a conversation")
 
 
+class LlmSettings(Section):
+    """Which language model answers: the embedded llama.cpp server or any OpenAI-compatible endpoint."""
+
+    endpoint: str = Field(
+        default="embedded",
+        description="embedded: run llama.cpp here with `model`; or an OpenAI-compatible base URL (http://host:port/v1)",
+    )
+    model: str = Field(default="qwen2.5-coder-0.5b", description="Model name (a GGUF of the manifest when embedded)")
+    api_key_env: str | None = Field(default=None, description="Environment variable holding the endpoint's API key")
+    first_token_timeout_s: float = Field(default=6.0, gt=0, le=120, description="Wait for the first word this long")
+    reply_timeout_s: float = Field(default=30.0, gt=0, le=600, description="Longest a whole reply may take")
+    max_tokens: int = Field(default=120, ge=8, le=2048, description="Longest reply, in tokens")
+    temperature: float = Field(default=0.6, ge=0, le=2)
+    context_tokens: int = Field(default=2048, ge=512, le=32768, description="Embedded model's context window")
+    threads: int = Field(default=2, ge=1, le=16, description="CPU threads of the embedded model")
+    port: int = Field(default=8091, ge=1, le=65535, description="Loopback port of the embedded llama.cpp server")
+
+
+class TtsSettings(Section):
+    """How the companion speaks."""
+
+    engine: Literal["espeak", "piper", "kokoro"] = Field(
+        default="espeak", description="espeak: espeak-ng (instant, robotic); piper or kokoro: neural voices"
+    )
+    voice: str | None = Field(
+        default=None, description="espeak-ng voice, Piper model or Kokoro voice; default: by language"
+    )
+    rate_wpm: int = Field(default=160, ge=80, le=400, description="espeak-ng speaking speed, words per minute")
+
+
+class ConversationSettings(Section):
+    """How the companion talks and what it keeps."""
+
+    enabled: bool = Field(default=True, description="Answer aloud (off: only listen and write down)")
+    language: Literal["pt", "en"] = "pt"
+    companion_name: str = Field(default="Papo", min_length=1, max_length=40)
+    history_turns: int = Field(default=6, ge=0, le=40, description="Earlier turns of the conversation in the prompt")
+    memories_in_prompt: int = Field(default=4, ge=0, le=20, description="Recalled memories in the prompt")
+    wake_words: list[str] = Field(
+        default=["papo"], description="The daemon answers speech naming one of these (empty: answers everything)"
+    )
+    follow_up_s: float = Field(default=20.0, ge=0, le=600, description="Replies within this window need no wake word")
+    crew: bool = Field(default=True, description="Run the CrewAI post-turn crew (memory and wellbeing review)")
+
+
 class Settings(BaseSettings):
     """Everything papo can be configured with."""
 
@@ -119,6 +164,9 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     store: StoreSettings = StoreSettings()
     cache: CacheSettings = CacheSettings()
+    llm: LlmSettings = LlmSettings()
+    tts: TtsSettings = TtsSettings()
+    conversation: ConversationSettings = ConversationSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -141,6 +189,11 @@ class Settings(BaseSettings):
     def cache_dir(self) -> Path:
         """The sled cache directory."""
         return self.state_dir / "cache"
+
+    @property
+    def memory_dir(self) -> Path:
+        """The ChromaDB directory of long-term memories."""
+        return self.state_dir / "memory"
 
     @property
     def store_path(self) -> Path:

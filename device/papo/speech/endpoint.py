@@ -111,6 +111,11 @@ class Endpointer:
         """Tell whether an utterance is open."""
         return self._open is not None
 
+    @property
+    def speech_frames(self) -> int:
+        """Frames of speech in the open utterance (0 when none is open)."""
+        return 0 if self._open is None else self._open.speech_frames
+
     def reset(self) -> None:
         """Drop any open utterance and start a new stream."""
         self._vad.reset()

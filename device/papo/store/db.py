@@ -41,6 +41,42 @@ class NewTurn:
     stt_ms: float | None = None
     eos_to_text_ms: float | None = None
     role: str = "person"
+    reply_to: str | None = None
+    eos_to_first_token_ms: float | None = None
+    eos_to_first_audio_ms: float | None = None
+    llm_model: str | None = None
+    tts_voice: str | None = None
+    interrupted: bool = False
+
+
+def companion_turn(
+    text: str,
+    language: str,
+    reply_to: str | None,
+    llm_model: str,
+    tts_voice: str,
+    eos_to_first_token_ms: float | None,
+    eos_to_first_audio_ms: float | None,
+    interrupted: bool,
+) -> NewTurn:
+    """The companion's spoken answer as a turn (no audio position or speech models of its own)."""
+    return NewTurn(
+        text=text,
+        language=language,
+        audio_start_s=0.0,
+        audio_end_s=0.0,
+        audio_duration_s=0.0,
+        stt_model="",
+        stt_window="",
+        vad_model="",
+        role="companion",
+        reply_to=reply_to,
+        eos_to_first_token_ms=eos_to_first_token_ms,
+        eos_to_first_audio_ms=eos_to_first_audio_ms,
+        llm_model=llm_model,
+        tts_voice=tts_voice,
+        interrupted=interrupted,
+    )
 
 
 def _set_pragmas(dbapi_connection: sqlite3.Connection, _: Any) -> None:
@@ -118,10 +154,13 @@ class TurnStore:
             return latest
         return Conversation(id=new_id(), device_id=self._device_id, source=source, started_at=now, last_turn_at=now)
 
-    def recent_turns(self, limit: int = 20) -> list[Turn]:
-        """Return the newest turns, newest first."""
+    def recent_turns(self, limit: int = 20, conversation_id: str | None = None) -> list[Turn]:
+        """Return the newest turns (of one conversation, if given), newest first."""
+        query = select(Turn).order_by(col(Turn.seq).desc()).limit(limit)
+        if conversation_id is not None:
+            query = query.where(Turn.conversation_id == conversation_id)
         with Session(self.engine) as session:
-            return list(session.exec(select(Turn).order_by(col(Turn.seq).desc()).limit(limit)).all())
+            return list(session.exec(query).all())
 
     def count_turns(self) -> int:
         """Return how many turns are stored."""

@@ -1,4 +1,4 @@
-"""SQLModel tables of the device store: conversations and their turns."""
+"""SQLModel tables of the device store: conversations, turns, memories, reminders and wellbeing events."""
 
 from __future__ import annotations
 
@@ -36,3 +36,44 @@ class Turn(SQLModel, table=True):
     stt_model: str = Field(max_length=64)
     stt_window: str = Field(max_length=8)
     vad_model: str = Field(max_length=64)
+    reply_to: str | None = Field(default=None, max_length=32, description="For a companion turn: the turn answered")
+    eos_to_first_token_ms: float | None = None
+    eos_to_first_audio_ms: float | None = None
+    llm_model: str | None = Field(default=None, max_length=64)
+    tts_voice: str | None = Field(default=None, max_length=64)
+    interrupted: bool = False
+
+
+class Memory(SQLModel, table=True):
+    """Something worth remembering about the person; the source the ChromaDB index is rebuilt from."""
+
+    id: str = Field(primary_key=True, max_length=32)
+    turn_id: str | None = Field(default=None, max_length=32, index=True)
+    kind: str = Field(max_length=16, description="fact (extracted) or said (the person's own words)")
+    text: str
+    created_at: datetime
+
+
+class Reminder(SQLModel, table=True):
+    """A reminder the person asked for, spoken when due."""
+
+    id: str = Field(primary_key=True, max_length=32)
+    turn_id: str | None = Field(default=None, max_length=32)
+    what: str
+    due_at: datetime = Field(index=True)
+    created_at: datetime
+    status: str = Field(default="pending", max_length=16, description="pending, spoken or cancelled")
+    spoken_at: datetime | None = None
+
+
+class WellbeingEvent(SQLModel, table=True):
+    """A sign of distress, a fall, an emergency or loneliness, queued for the caregiver channel."""
+
+    id: str = Field(primary_key=True, max_length=32)
+    turn_id: str | None = Field(default=None, max_length=32, index=True)
+    kind: str = Field(max_length=32)
+    severity: str = Field(max_length=16)
+    evidence: str
+    source: str = Field(max_length=16, description="rules or crew")
+    created_at: datetime
+    notified_at: datetime | None = Field(default=None, description="When the caregiver channel took it; None: queued")

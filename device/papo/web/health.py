@@ -33,6 +33,25 @@ class HealthController(Controller):
                 "dropped_samples": status.dropped_samples,
                 "last_heard_at": status.last_heard_at,
             },
+            "conversation": _conversation(service),
             "models": status.models,
             "model_versions": status.model_versions,
         }
+
+
+def _conversation(service: VoiceService) -> dict[str, Any]:
+    runtime = service.conversation
+    if runtime is None:
+        return {"state": "off", "detail": "the companion cannot speak (see the log)"}
+    status = runtime.status
+    companion = runtime.companion
+    return {
+        "state": status.state.value,
+        "detail": status.detail,
+        "llm": {"url": status.llm_url, "model": status.llm_model},
+        "voice": status.voice,
+        "crew": companion.crew.state.value,
+        "memories": None if companion.memory is None else companion.memory.count(),
+        "speaking": companion.speaking,
+        "load_ms": None if status.load_ms is None else round(status.load_ms),
+    }

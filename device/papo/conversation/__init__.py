@@ -1,0 +1,1 @@
+"""The companion's conversation: LLM replies, memory, reminders, wellbeing and the CrewAI crew."""

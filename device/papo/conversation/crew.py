@@ -1,0 +1,202 @@
+"""The CrewAI layer (the only importer of crewai): the turn Flow and the post-turn review crew."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+from papo.conversation.offline import keep_offline
+from papo.system.logging import fields
+
+log = logging.getLogger(__name__)
+
+_REVIEW_TASK = (
+    "The person said to the companion: «{utterance}»\nThe companion answered: «{reply}»\n"
+    "1. List the lasting personal facts the person told (names of family, pets, doctors, appointments, "
+    "likes, health), each as a short sentence in the person's language. Nothing else.\n"
+    "2. Say whether the person shows loneliness, sadness, distress, a fall, illness or an emergency.\n"
+    'Answer with JSON only: {{"facts": ["..."], "concern": "none|loneliness|sadness|distress|fall|unwell|emergency"}}'
+)
+_CONCERN_SEVERITY = {
+    "loneliness": "low", "sadness": "low", "distress": "medium", "fall": "high", "unwell": "high",
+    "emergency": "critical",
+}  # fmt: skip
+
+
+class CrewState(StrEnum):
+    """Whether the CrewAI layer can be used yet."""
+
+    DISABLED = "disabled"
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Review:
+    """What the post-turn crew found: facts to remember and a concern, if any."""
+
+    facts: list[str]
+    concern: str | None
+
+    @property
+    def severity(self) -> str | None:
+        """The severity of the concern."""
+        return None if self.concern is None else _CONCERN_SEVERITY.get(self.concern, "low")
+
+
+class TurnSteps(Protocol):
+    """The three steps of a turn, which the Flow runs in order."""
+
+    def recall(self, turn: Any) -> list[str]:
+        """Memories relevant to the turn."""
+
+    def reply(self, turn: Any, memories: list[str]) -> Any:
+        """Speak the answer; return the outcome."""
+
+    def after(self, turn: Any, outcome: Any) -> object:
+        """Schedule the post-turn work."""
+
+
+class CrewRuntime:
+    """Imports and warms CrewAI off the critical path; runs turns through its Flow once ready."""
+
+    def __init__(self, base_url: str, model: str, enabled: bool, max_tokens: int = 200) -> None:
+        self.state = CrewState.LOADING if enabled else CrewState.DISABLED
+        self.detail = ""
+        self.load_ms: float | None = None
+        self._base_url = base_url
+        self._model = model
+        self._max_tokens = max_tokens
+        self._flow_class: Any = None
+        self._crew: Any = None
+        self._crew_lock = threading.Lock()
+
+    def start_loading(self) -> threading.Thread | None:
+        """Import CrewAI in a background thread (it takes seconds); None when disabled."""
+        if self.state is CrewState.DISABLED:
+            return None
+        thread = threading.Thread(target=self.load, name="crewai-loader", daemon=True)
+        thread.start()
+        return thread
+
+    def load(self) -> None:
+        """Import CrewAI, build the Flow and the crew, and run one warm-up kickoff."""
+        started = time.perf_counter()
+        try:
+            keep_offline()
+            self._flow_class = _build_flow_class()
+            self._crew = _build_review_crew(self._base_url, self._model, self._max_tokens)
+            self._flow_class(suppress_flow_events=True).kickoff(inputs={"steps": _WarmUp(), "turn": None})
+        except Exception as exc:  # CrewAI failing must leave the companion answering without it
+            self.state, self.detail = CrewState.FAILED, f"{type(exc).__name__}: {exc}"[:300]
+            log.error("CrewAI could not be loaded; answering without it", extra=fields(reason=self.detail))
+            return
+        self.load_ms = (time.perf_counter() - started) * 1000
+        self.state = CrewState.READY
+        log.info("CrewAI ready", extra=fields(load_ms=round(self.load_ms)))
+
+    def run_turn(self, steps: TurnSteps, turn: Any) -> Any:
+        """Run recall → reply → after, through the Flow when it is ready, directly before that."""
+        if self.state is CrewState.READY:
+            flow = self._flow_class(suppress_flow_events=True)
+            flow.kickoff(inputs={"steps": steps, "turn": turn})
+            return flow.state.outcome
+        outcome = steps.reply(turn, steps.recall(turn))
+        steps.after(turn, outcome)
+        return outcome
+
+    def review(self, utterance: str, reply: str) -> Review | None:
+        """Ask the crew for facts and concerns in one exchange; None if it is not ready or answered nonsense."""
+        if self.state is not CrewState.READY:
+            return None
+        with self._crew_lock:  # one crew, one turn at a time
+            output = self._crew.kickoff(inputs={"utterance": utterance, "reply": reply})
+        return parse_review(str(getattr(output, "raw", output)))
+
+
+class _WarmUp:
+    def recall(self, turn: Any) -> list[str]:
+        return []
+
+    def reply(self, turn: Any, memories: list[str]) -> Any:
+        return None
+
+    def after(self, turn: Any, outcome: Any) -> None:
+        return None
+
+
+def _build_flow_class() -> Any:
+    from crewai.flow.flow import Flow, listen, start
+    from pydantic import BaseModel, ConfigDict
+
+    class TurnState(BaseModel):
+        model_config = ConfigDict(arbitrary_types_allowed=True)
+        steps: Any = None
+        turn: Any = None
+        memories: list[str] = []
+        outcome: Any = None
+
+    class TurnFlow(Flow[TurnState]):
+        """recall → reply → post-turn work."""
+
+        @start()
+        def recall_memories(self) -> None:
+            self.state.memories = self.state.steps.recall(self.state.turn)
+
+        @listen(recall_memories)
+        def speak_reply(self) -> None:
+            self.state.outcome = self.state.steps.reply(self.state.turn, self.state.memories)
+
+        @listen(speak_reply)
+        def post_turn(self) -> None:
+            self.state.steps.after(self.state.turn, self.state.outcome)
+
+    return TurnFlow
+
+
+def _build_review_crew(base_url: str, model: str, max_tokens: int) -> Any:
+    from crewai import LLM, Agent, Crew, Process, Task
+
+    llm = LLM(model=f"openai/{model}", base_url=base_url, api_key="local", temperature=0.0, max_tokens=max_tokens)
+    keeper = Agent(
+        role="Memory keeper and wellbeing watcher of a companion device",
+        goal="Notice what is worth remembering about the person and whether they need care",
+        backstory="You listen to an older person's conversations and take careful, short notes.",
+        llm=llm,
+        verbose=False,
+        allow_delegation=False,
+        max_iter=1,
+    )
+    task = Task(description=_REVIEW_TASK, expected_output="one JSON object", agent=keeper)
+    return Crew(agents=[keeper], tasks=[task], process=Process.sequential, verbose=False)
+
+
+def parse_review(text: str) -> Review | None:
+    """Read the crew's JSON answer leniently (small models wrap it in prose or code fences)."""
+    match = re.search(r"\{.*\}", text, re.DOTALL)
+    if match is None:
+        return None
+    try:
+        data = json.loads(match.group(0))
+    except json.JSONDecodeError:
+        try:
+            from json_repair import repair_json
+
+            data = json.loads(repair_json(match.group(0)))
+        except (ImportError, ValueError):
+            return None
+    if not isinstance(data, dict):
+        return None
+    raw_facts = data.get("facts", [])
+    facts = [str(f).strip() for f in raw_facts if isinstance(f, str | int | float) and str(f).strip()][:5]
+    concern = str(data.get("concern", "none")).strip().lower()
+    return Review(
+        facts=[f for f in facts if 3 <= len(f) <= 200], concern=concern if concern in _CONCERN_SEVERITY else None
+    )

@@ -1,0 +1,126 @@
+"""One client for any OpenAI-compatible chat endpoint (llama.cpp's server, Ollama, a cloud provider), streamed."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Generator
+from dataclasses import dataclass
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from papo.errors import PapoError
+
+
+class LlmUnavailableError(PapoError):
+    """The language model endpoint cannot be reached, is too slow or answered nonsense."""
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One message of a chat prompt."""
+
+    role: str
+    content: str
+
+
+class _Delta(BaseModel):
+    content: str | None = None
+
+
+class _Choice(BaseModel):
+    delta: _Delta = _Delta()
+    finish_reason: str | None = None
+
+
+class _Chunk(BaseModel):
+    choices: list[_Choice] = []
+
+
+class ChatClient:
+    """Streams chat completions from `base_url` (…/v1) with a first-token and a whole-reply deadline."""
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        first_token_timeout_s: float,
+        reply_timeout_s: float,
+        api_key_env: str | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self._first_token_timeout = first_token_timeout_s
+        self._reply_timeout = reply_timeout_s
+        key = os.environ.get(api_key_env, "") if api_key_env else ""
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(connect=2.0, read=first_token_timeout_s, write=5.0, pool=2.0),
+            trust_env=False,
+        )
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._http.close()
+
+    def stream(self, messages: list[ChatMessage], max_tokens: int, temperature: float) -> Generator[str, None, None]:
+        """Yield the reply's text as it is written; LlmUnavailableError if the endpoint fails or is too slow."""
+        body = {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "stream": True,
+        }
+        deadline = time.monotonic() + self._reply_timeout
+        try:
+            with self._http.stream("POST", "/chat/completions", json=body) as response:
+                if response.status_code != 200:
+                    response.read()
+                    raise LlmUnavailableError(
+                        f"the language model at {self.base_url} answered HTTP {response.status_code}: "
+                        f"{response.text[:200]}"
+                    )
+                for line in response.iter_lines():
+                    if time.monotonic() > deadline:
+                        raise LlmUnavailableError(f"the reply took longer than {self._reply_timeout:g} s")
+                    text = _delta_text(line)
+                    if text is None:
+                        return
+                    if text:
+                        yield text
+        except httpx.TimeoutException:
+            raise LlmUnavailableError(
+                f"the language model at {self.base_url} did not answer within {self._first_token_timeout:g} s"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise LlmUnavailableError(f"cannot reach the language model at {self.base_url}: {exc}") from None
+
+    def complete(self, messages: list[ChatMessage], max_tokens: int, temperature: float = 0.0) -> str:
+        """The whole reply at once (for background work that needs no streaming)."""
+        return "".join(self.stream(messages, max_tokens, temperature))
+
+    def ready(self) -> bool:
+        """Whether the endpoint answers its model list."""
+        try:
+            return self._http.get("/models", timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+def _delta_text(line: str) -> str | None:
+    """The text of one server-sent event line ('' for keep-alives and empty deltas, None at the end)."""
+    if not line.startswith("data:"):
+        return ""
+    data = line[5:].strip()
+    if data == "[DONE]":
+        return None
+    try:
+        chunk = _Chunk.model_validate(json.loads(data))
+    except (json.JSONDecodeError, ValidationError) as exc:
+        raise LlmUnavailableError(f"the language model sent an unreadable stream event: {exc}") from None
+    return "".join(c.delta.content or "" for c in chunk.choices)

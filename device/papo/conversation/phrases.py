@@ -1,0 +1,54 @@
+"""What the companion says without asking the LLM: fallbacks, confirmations, urgent care, reminders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from papo.conversation.wellbeing import Severity, WellbeingSign
+
+FALLBACK = {
+    "pt": "Não consegui pensar agora, pode repetir?",
+    "en": "I couldn't think just now, could you say that again?",
+}
+WARMING_UP = {
+    "pt": "Estou acordando ainda, me dá só um instante e fala de novo?",
+    "en": "I'm still waking up, give me a moment and say that again?",
+}
+_URGENT = {
+    "emergency": {
+        "pt": (
+            "Estou aqui com você. Já estou avisando a sua família. Se puder, ligue para o SAMU, cento e noventa e dois."
+        ),
+        "en": "I'm here with you. I'm letting your family know right now. If you can, call emergency services.",
+    },
+    "fall": {
+        "pt": "Você caiu? Fique calma, não tente levantar depressa. Já estou avisando a sua família.",
+        "en": "Did you fall? Stay calm and don't get up too fast. I'm letting your family know.",
+    },
+    "unwell": {
+        "pt": "Sinto muito que você não está bem. Já estou avisando a sua família. Quer me contar o que está sentindo?",
+        "en": "I'm sorry you're not feeling well. I'm letting your family know. Can you tell me what you feel?",
+    },
+}
+
+
+def urgent_reply(sign: WellbeingSign, language: str) -> str | None:
+    """The immediate, fixed answer to a high or critical sign (None for milder ones)."""
+    if sign.severity not in (Severity.HIGH, Severity.CRITICAL):
+        return None
+    return _URGENT.get(sign.kind, _URGENT["unwell"])[language]
+
+
+def reminder_confirmation(what: str, due_local: datetime, now_local: datetime, language: str) -> str:
+    """The confirmation of a new reminder, with its time (and day, if not today)."""
+    clock = due_local.strftime("%H:%M")
+    if language == "en":
+        day = "" if due_local.date() == now_local.date() else " tomorrow"
+        return f"All right, I'll remind you to {what} at {clock}{day}."
+    day = "" if due_local.date() == now_local.date() else " amanhã"
+    return f"Combinado, vou te lembrar de {what} às {clock}{day}."
+
+
+def reminder_due(what: str, language: str) -> str:
+    """The spoken reminder."""
+    return f"Lembrete: está na hora de {what}." if language == "pt" else f"Reminder: it's time to {what}."
