@@ -87,9 +87,10 @@ def demo(settings: Settings, text: str | None, fast: bool, reply: bool = True) -
     _say(f"models ready in {engine.load_ms / 1000:.1f} s: speech-to-text {engine.stt_model}, VAD {engine.vad_model}")
     samples, expected = _demo_audio(settings, text)
     store = _open_store(settings)
+    turns_before = store.count_turns()
     pace = "as fast as possible" if fast else "at normal speaking speed"
     _say(f"playing a {len(samples) / SAMPLE_RATE:.1f} s sample {pace}: “{expected}”")
-    heard = []
+    heard: list[tuple[Turn, float]] = []
     with _listening(engine, speculative=not fast) as listener:
         for pending in hear_recording(listener, samples, realtime=not fast):
             turn = store_turn(store, engine, pending, "demo")
@@ -97,7 +98,7 @@ def demo(settings: Settings, text: str | None, fast: bool, reply: bool = True) -
             if turn is None or transcript is None:
                 continue
             text_heard = turn.text
-            heard.append(turn)
+            heard.append((turn, pending.eos_monotonic))
             latency = "" if fast else f", end of speech → text {pending.eos_to_text_ms or 0:.0f} ms"
             _say(
                 f"heard [{pending.utterance.start_s:.2f}–{pending.utterance.end_s:.2f} s]: “{text_heard}”\n"
@@ -107,16 +108,17 @@ def demo(settings: Settings, text: str | None, fast: bool, reply: bool = True) -
     if not heard:
         store.close()
         raise PapoError("the demo heard nothing; run `papo models verify` and try `papo demo -v`")
-    recall = content_word_recall(expected, " ".join(t.text for t in heard))
+    recall = content_word_recall(expected, " ".join(t.text for t, _ in heard))
     _say(f"content words recovered: {recall:.0%}")
     if reply:
-        _demo_reply(settings, store, heard, pending_eos=time.monotonic())
+        _demo_reply(settings, store, heard)
+    stored = store.count_turns() - turns_before
     store.close()
-    _say(f"stored the conversation in {settings.store_path}; total {time.perf_counter() - started:.1f} s")
+    _say(f"stored {stored} turn(s) in {settings.store_path}; total {time.perf_counter() - started:.1f} s")
     return 0
 
 
-def _demo_reply(settings: Settings, store: TurnStore, heard: list[Turn], pending_eos: float) -> None:
+def _demo_reply(settings: Settings, store: TurnStore, heard: list[tuple[Turn, float]]) -> None:
     from papo.audio.native import open_speaker
     from papo.audio.recorder import RecordingSpeaker
 
@@ -126,13 +128,12 @@ def _demo_reply(settings: Settings, store: TurnStore, heard: list[Turn], pending
         speaker = recorder = RecordingSpeaker()
     with _companion(settings, store, speaker) as runtime:
         _say(f"companion ready: {runtime.status.llm_model} at {runtime.status.llm_url}, voice {runtime.status.voice}")
-        for turn in heard:
-            outcome = runtime.companion.respond(
-                HeardTurn(turn.text, "demo", turn.id, turn.conversation_id, time.monotonic())
-            )
+        for turn, eos in heard:
+            outcome = runtime.companion.respond(HeardTurn(turn.text, "demo", turn.id, turn.conversation_id, eos))
             _say(f"companion: “{outcome.reply or ''}”")
             _say(
-                f"  timings: first word {_ms(outcome.first_token_ms)}, first audio {_ms(outcome.first_audio_ms)}"
+                f"  timings from the end of speech: first word {_ms(outcome.first_token_ms)}, "
+                f"first audio {_ms(outcome.first_audio_ms)}"
                 + (" (fallback: the language model did not answer)" if outcome.fallback else "")
             )
     if recorder is not None:

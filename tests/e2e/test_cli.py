@@ -36,11 +36,15 @@ def test_demo_hears_stores_and_times_the_sample(state_dir: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "heard [" in result.stdout
     assert "speech-to-text" in result.stdout and "ms" in result.stdout
-    assert "stored 1 turn(s)" in result.stdout
+    assert "stored 2 turn(s)" in result.stdout
     recall = float(result.stdout.split("content words recovered: ")[1].split("%")[0])
     assert recall >= 80
-    ((source, text),) = _turns(state_dir)
-    assert source == "demo" and "vizinha" in text.lower()
+    # the embedded default LLM (Qwen2.5 0.5B on llama.cpp) answered; no speaker here, so the reply is a WAV
+    reply = result.stdout.split("companion: “")[1].split("”")[0]
+    assert reply and "fallback" not in result.stdout
+    assert (state_dir / "demo-reply.wav").stat().st_size > 10_000
+    (source, heard), (_, answered) = _turns(state_dir)
+    assert source == "demo" and "vizinha" in heard.lower() and answered == reply
 
 
 @pytest.mark.slow
