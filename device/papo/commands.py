@@ -147,15 +147,17 @@ def _ms(value: float | None) -> str:
 
 
 @contextmanager
-def _companion(settings: Settings, store: TurnStore, speaker: Speaker) -> Iterator[ConversationRuntime]:
+def _companion(
+    settings: Settings, store: TurnStore, speaker: Speaker, wait_for_crew: bool = False
+) -> Iterator[ConversationRuntime]:
     from papo.cache import open_cache
     from papo.conversation.runtime import ConversationRuntime
 
     cache = open_cache(settings)
     runtime = ConversationRuntime(settings, store, speaker, cache)
     try:
-        _say("starting the companion (language model, memory)...")
-        runtime.start(wait_for_crew=False)
+        print("starting the companion (language model, memory)...", file=sys.stderr)
+        runtime.start(wait_for_crew=wait_for_crew)
         yield runtime
     finally:
         runtime.close()
@@ -249,7 +251,7 @@ def _answering(
 
     recorder = None if options.play else RecordingSpeaker()
     speaker: Speaker = recorder if recorder is not None else open_speaker(settings.audio.output_device)
-    runtime = stack.enter_context(_companion(settings, turns, speaker))
+    runtime = stack.enter_context(_companion(settings, turns, speaker, wait_for_crew=True))
 
     def answer(turn: Turn, pending: PendingUtterance, index: int) -> dict[str, object]:
         heard = HeardTurn(turn.text, source, turn.id, turn.conversation_id, pending.eos_monotonic)

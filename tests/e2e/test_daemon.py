@@ -23,6 +23,7 @@ from papo.speech.voicegen import with_silence
 from papo.speech.wordcheck import content_word_recall
 from support.cli import PAPO
 from support.pulse import PulseRig
+from support.scripted_llm import Script, ScriptedLlm, when_said
 from support.speech import SpeechMaker
 
 pytestmark = pytest.mark.slow
@@ -136,3 +137,68 @@ def test_daemon_refuses_to_start_on_a_bad_recording(tmp_path: Path) -> None:
     result = subprocess.run([str(PAPO), "run", "--input", str(bad)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "not a readable WAV file" in result.stderr
+
+
+LONG_STORY = " ".join(
+    f"Essa é a parte {n} de uma história bem comprida sobre o mar, os barcos e os pescadores." for n in range(1, 13)
+)
+
+
+@pytest.mark.audio
+def test_speech_during_a_reply_stops_it_and_is_answered(
+    state_dir: Path, speech: SpeechMaker, tmp_path: Path, alsa_rig: PulseRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scripted = ScriptedLlm(
+        rules=[when_said("história", Script(text=LONG_STORY))], default=Script(text="Claro, pode falar.")
+    ).start()
+    room = tmp_path / "sala.wav"
+    first = speech.say("Papo, me conta uma história bem comprida sobre o mar.")
+    second = speech.say("Espera um pouco, Papo, agora eu quero falar do meu neto.")
+    write_wav(room, with_silence([first, second], gap_s=4.0, lead_s=1.0))
+    for name, value in {
+        "PAPO_LLM__ENDPOINT": scripted.url, "PAPO_LLM__MODEL": "scripted", "PAPO_CONVERSATION__CREW": "false",
+        "PAPO_AUDIO__OUTPUT_DEVICE": "papo_speaker",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    speaker_wav = tmp_path / "speaker.wav"
+    try:
+        with _daemon("--input", str(room)) as (process, base):
+            _wait_for(base, lambda h: h["conversation"]["state"] == "ready", timeout=60)
+            recorder = alsa_rig.record_speaker(speaker_wav)
+            _wait_for(base, lambda h: h["pipeline"]["utterances"] >= 2 and not h["conversation"]["speaking"], 90)
+            time.sleep(1.0)  # let the recorder catch the tail of the last reply
+            recorder.terminate()
+            recorder.wait(timeout=10)
+            output = _stop(process)
+    finally:
+        scripted.close()
+    with sqlite3.connect(state_dir / "papo.sqlite3") as db:
+        rows = db.execute("SELECT role, text, interrupted FROM turn ORDER BY seq").fetchall()
+    roles = [r[0] for r in rows]
+    assert roles == ["person", "companion", "person", "companion"], rows
+    story, answer = rows[1], rows[3]
+    assert story[2] == 1 and len(story[1]) < len(LONG_STORY)  # cut short
+    assert answer == ("companion", "Claro, pode falar.", 0)
+    assert "reply interrupted by the person" in output
+    from papo.audio.wav import read_wav
+
+    played = read_wav(speaker_wav).samples
+    loud = (abs(played) > 0.02).sum() / 16_000
+    assert 0.5 < loud < 20  # the story (about 50 s of speech) was heard only in part
+
+
+def test_health_reports_the_conversation_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    scripted = ScriptedLlm().start()
+    monkeypatch.setenv("PAPO_LLM__ENDPOINT", scripted.url)
+    try:
+        with _daemon() as (process, base):
+            early = _wait_for(base, lambda h: "conversation" in h, timeout=60)
+            assert early["conversation"]["state"] in ("loading", "ready")
+            health = _wait_for(base, lambda h: h["conversation"]["crew"] == "ready", timeout=120)
+            assert health["conversation"]["state"] == "ready"
+            assert health["conversation"]["llm"]["url"] == scripted.url
+            assert health["conversation"]["voice"] == "espeak:pt-br:160"
+            assert health["conversation"]["memories"] == 0
+            _stop(process)
+    finally:
+        scripted.close()

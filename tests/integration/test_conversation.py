@@ -45,10 +45,10 @@ def _free_port() -> int:
 def companion_factory(state_dir: Path) -> Iterator[Factory]:
     opened: list[tuple[ConversationRuntime, TurnStore]] = []
 
-    def build(endpoint: str, crew: bool = False, **llm: object) -> tuple[ConversationRuntime, RecordingSpeaker, TurnStore]:
-        settings = load_settings(
-            llm={"endpoint": endpoint, "model": "scripted", **llm}, conversation={"crew": crew}
-        )
+    def build(
+        endpoint: str, crew: bool = False, **llm: object
+    ) -> tuple[ConversationRuntime, RecordingSpeaker, TurnStore]:
+        settings = load_settings(llm={"endpoint": endpoint, "model": "scripted", **llm}, conversation={"crew": crew})
         store = TurnStore(settings.store_path, settings.device_id, 300)
         speaker = RecordingSpeaker()
         runtime = ConversationRuntime(settings, store, speaker, None)
@@ -248,7 +248,9 @@ def test_the_embedded_default_model_answers_in_portuguese(state_dir: Path) -> No
     try:
         runtime.start()
         assert runtime.status.state is ConversationState.READY, runtime.status.detail
-        outcome = runtime.companion.respond(_person(store, "Bom dia! Hoje eu fui caminhar na praça com a minha vizinha."))
+        outcome = runtime.companion.respond(
+            _person(store, "Bom dia! Hoje eu fui caminhar na praça com a minha vizinha.")
+        )
     finally:
         runtime.close()
         store.close()

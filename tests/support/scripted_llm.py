@@ -89,6 +89,15 @@ def when_any_contains(marker: str, script: Script) -> Rule:
     return rule
 
 
+def when_said(marker: str, script: Script) -> Rule:
+    """A rule answering `script` when the person's latest message contains `marker`."""
+
+    def rule(messages: list[dict[str, str]]) -> Script | None:
+        return script if messages and marker in messages[-1]["content"] else None
+
+    return rule
+
+
 def _handler(llm: ScriptedLlm) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"

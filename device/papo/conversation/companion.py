@@ -163,6 +163,7 @@ class Companion:
     def close(self) -> None:
         """Finish post-turn work and release the LLM client."""
         self._post_turn.shutdown(wait=True)
+        self.crew.close()
         if self.llm is not None:
             self.llm.close()
 

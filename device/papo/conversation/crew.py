@@ -77,14 +77,20 @@ class CrewRuntime:
         self._flow_class: Any = None
         self._crew: Any = None
         self._crew_lock = threading.Lock()
+        self._loader: threading.Thread | None = None
 
     def start_loading(self) -> threading.Thread | None:
         """Import CrewAI in a background thread (it takes seconds); None when disabled."""
         if self.state is CrewState.DISABLED:
             return None
-        thread = threading.Thread(target=self.load, name="crewai-loader", daemon=True)
-        thread.start()
-        return thread
+        self._loader = threading.Thread(target=self.load, name="crewai-loader", daemon=True)
+        self._loader.start()
+        return self._loader
+
+    def close(self, timeout_s: float = 60.0) -> None:
+        """Wait for a load in progress (a process must not exit in the middle of importing CrewAI)."""
+        if self._loader is not None:
+            self._loader.join(timeout_s)
 
     def load(self) -> None:
         """Import CrewAI, build the Flow and the crew, and run one warm-up kickoff."""

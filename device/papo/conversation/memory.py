@@ -72,7 +72,11 @@ class MemoryStore:
         )
 
     def remember(self, text: str, kind: str, turn_id: str | None) -> Memory:
-        """Keep `text` (in SQLite first, then in the index)."""
+        """Keep `text` (in SQLite first, then in the index); a memory already kept is not duplicated."""
+        wanted = " ".join(text.split()).casefold()
+        for existing in self._records.memories():
+            if " ".join(existing.text.split()).casefold() == wanted:
+                return existing
         row = self._records.add_memory(text, kind, turn_id)
         self._index([row])
         return row
