@@ -162,7 +162,7 @@ def test_the_reply_is_streamed_by_sentence_and_timed(scripted: ScriptedLlm, comp
 
 
 def test_garbage_and_empty_transcripts_get_no_reply(scripted: ScriptedLlm, companion_factory: Factory) -> None:
-    runtime, speaker, store = companion_factory(scripted.url)
+    runtime, speaker, _ = companion_factory(scripted.url)
     for text in ("", "   ", "...", "?!"):
         assert runtime.companion.respond(HeardTurn(text, "test")).reply is None
     assert scripted.requests == [] and len(speaker.take()) == 0
@@ -181,13 +181,13 @@ def test_not_addressed_speech_gets_no_reply_but_an_emergency_does(
 
 
 def test_a_broken_memory_index_is_rebuilt_from_the_store(scripted: ScriptedLlm, companion_factory: Factory) -> None:
-    runtime, _, store = companion_factory(scripted.url)
+    runtime, _, _ = companion_factory(scripted.url)
     assert runtime.companion.memory is not None
     runtime.companion.memory.remember("O cachorro se chama Bolt", "fact", None)
     runtime.close()
     settings = load_settings()
     (settings.memory_dir / "chroma.sqlite3").write_bytes(b"not a database" * 100)
-    runtime, _, store = companion_factory(scripted.url)
+    runtime, _, _ = companion_factory(scripted.url)
     assert runtime.companion.memory is not None and runtime.companion.memory.count() == 1
     assert runtime.companion.memory.recall("qual o nome do cachorro?", 1) == ["O cachorro se chama Bolt"]
     assert runtime.companion.memory.forget_all() == 1 and runtime.companion.memory.count() == 0
