@@ -41,7 +41,8 @@ class Clip:
     audio: Audio
 
 
-def _clips(settings: Settings, cache: Path, language: str, sentences_file: str) -> list[Clip]:
+def generated_clips(settings: Settings, cache: Path, language: str, sentences_file: str) -> list[Clip]:
+    """The sentences of `sentences_file` voiced by Kokoro (cached as WAV files in `cache`)."""
     kokoro = KokoroVoice(provision(load_manifest().get("kokoro-82m"), settings.models_dir), language=language)
     clips = []
     for index, sentence in enumerate((HERE / sentences_file).read_text(encoding="utf-8").splitlines()):
@@ -130,8 +131,8 @@ def main() -> None:
         cache = state / "speech"
         cache.mkdir(parents=True, exist_ok=True)
         print("generating speech (cached after the first run)...", file=sys.stderr, flush=True)
-        clips_pt = _clips(settings, cache, "pt-br", "sentences_pt.txt")
-        clips_en = _clips(settings, cache, "en-us", "sentences_en.txt")
+        clips_pt = generated_clips(settings, cache, "pt-br", "sentences_pt.txt")
+        clips_en = generated_clips(settings, cache, "en-us", "sentences_en.txt")
         if args.quick:
             clips_pt = clips_pt[:5]
         del scratch

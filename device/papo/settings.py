@@ -148,6 +148,9 @@ class ConversationSettings(Section):
     )
     follow_up_s: float = Field(default=20.0, ge=0, le=600, description="Replies within this window need no wake word")
     crew: bool = Field(default=True, description="Run the CrewAI post-turn crew (memory and wellbeing review)")
+    review_after_idle_s: float = Field(
+        default=15.0, ge=0, le=3600, description="The crew reviews turns once the conversation pauses this long"
+    )
 
 
 class Settings(BaseSettings):

@@ -10,7 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from papo.conversation.crew import CrewRuntime
+from papo.conversation.crew import CrewRuntime, CrewState
 from papo.conversation.llm import ChatClient, LlmUnavailableError
 from papo.conversation.memory import MemoryStore
 from papo.conversation.phrases import FALLBACK, WARMING_UP, reminder_confirmation, reminder_due, urgent_reply
@@ -93,6 +93,8 @@ class Companion:
         self._speak_lock = threading.Lock()
         self._post_turn = ThreadPoolExecutor(max_workers=1, thread_name_prefix="post-turn")
         self._last_reply_at: float | None = None
+        self._last_activity = time.monotonic()
+        self._closing = threading.Event()
 
     # -- what the service calls
     def addressed(self, text: str) -> bool:
@@ -117,6 +119,7 @@ class Companion:
         urgent = sign is not None and urgent_reply(sign, self._language) is not None
         if not (addressed or urgent):
             return TurnOutcome(wellbeing=sign)
+        self._last_activity = time.monotonic()
         reminder = parse_reminder(heard.text, datetime.now().astimezone()) if addressed else None
         self._interrupted.clear()
         outcome: TurnOutcome = self.crew.run_turn(self, _Turn(heard, started, sign, reminder))
@@ -161,7 +164,8 @@ class Companion:
         return len(due)
 
     def close(self) -> None:
-        """Finish post-turn work and release the LLM client."""
+        """Finish post-turn work (without waiting for a pause) and release the LLM client."""
+        self._closing.set()
         self._post_turn.shutdown(wait=True)
         self.crew.close()
         if self.llm is not None:
@@ -195,7 +199,7 @@ class Companion:
                 self._speaking.clear()
         outcome.interrupted = self._interrupted.is_set()
         outcome.reply = " ".join(outcome.spoken_sentences) or None
-        self._last_reply_at = time.monotonic()
+        self._last_reply_at = self._last_activity = time.monotonic()
         self._store_reply(turn, outcome)
         return outcome
 
@@ -277,7 +281,18 @@ class Companion:
         except PapoError as exc:
             log.error("reply not stored", extra=fields(reason=str(exc)))
 
+    def _wait_for_a_pause(self) -> None:
+        """The crew shares the LLM with the replies: let it work only once the conversation pauses."""
+        idle_s = self._conversation.review_after_idle_s
+        while not self._closing.is_set():
+            remaining = self._last_activity + idle_s - time.monotonic()
+            if remaining <= 0:
+                return
+            self._closing.wait(remaining)
+
     def _review(self, turn: _Turn, outcome: TurnOutcome) -> None:
+        if self.crew.state is CrewState.READY:
+            self._wait_for_a_pause()
         try:
             review = self.crew.review(turn.heard.text, outcome.reply or "")
         except Exception as exc:  # the crew is best effort; the rules already ran

@@ -97,6 +97,8 @@ class CrewRuntime:
         started = time.perf_counter()
         try:
             keep_offline()
+            for name in ("crewai", "crewai_core", "LiteLLM", "litellm"):
+                logging.getLogger(name).setLevel(logging.ERROR)  # their console chatter is not device logging
             self._flow_class = _build_flow_class()
             self._crew = _build_review_crew(self._base_url, self._model, self._max_tokens)
             self._flow_class(suppress_flow_events=True).kickoff(inputs={"steps": _WarmUp(), "turn": None})

@@ -49,7 +49,7 @@ class ConversationRuntime:
 
     def __init__(self, settings: Settings, store: TurnStore, speaker: Speaker, cache: _native.Cache | None) -> None:
         self.status = ConversationStatus()
-        self._settings = settings
+        self.settings = settings
         self._cache = cache
         self._server: EmbeddedLlmServer | None = None
         voice = CachedVoice(load_voice(settings, settings.conversation.language), AudioCache(cache, "tts"))
@@ -62,14 +62,14 @@ class ConversationRuntime:
             self.status.state = ConversationState.DISABLED
 
     def _base_url(self) -> str:
-        if self._settings.llm.endpoint == EMBEDDED:
-            return f"http://127.0.0.1:{self._settings.llm.port}/v1"
-        return self._settings.llm.endpoint
+        if self.settings.llm.endpoint == EMBEDDED:
+            return f"http://127.0.0.1:{self.settings.llm.port}/v1"
+        return self.settings.llm.endpoint
 
     def start(self, wait_for_crew: bool = True) -> None:
         """Start the LLM (embedded server or endpoint check), open memory and begin loading CrewAI; blocking."""
         started = time.perf_counter()
-        settings = self._settings
+        settings = self.settings
         crew_thread = self.companion.crew.start_loading()
         try:
             if settings.llm.endpoint == EMBEDDED:
@@ -103,14 +103,19 @@ class ConversationRuntime:
         from papo.models.provision import provision
 
         try:
-            directory = provision(load_manifest().get(MODEL_NAME), self._settings.models_dir)
+            directory = provision(load_manifest().get(MODEL_NAME), self.settings.models_dir)
             embedder = MiniLmEmbedder(directory, VectorCache(self._cache, "embeddings"))
-            memory = MemoryStore(self._settings.memory_dir, self.companion.records, embedder)
+            memory = MemoryStore(self.settings.memory_dir, self.companion.records, embedder)
         except Exception as exc:  # memory is a nicety: the companion talks without it
             log.error("memory unavailable", extra=fields(reason=str(exc)[:300]))
             return
         self.companion.memory = memory
         self.status.memories = memory.count()
+
+    @property
+    def llm_server_pid(self) -> int | None:
+        """The embedded llama.cpp server's process id, while it runs."""
+        return None if self._server is None else self._server.pid
 
     def close(self) -> None:
         """Finish post-turn work and stop the embedded server."""

@@ -1,0 +1,177 @@
+"""Benchmark: end of speech → first reply audio, streamed by sentence vs a sequential baseline.
+
+Run: uv run python bench/turn.py [--quick]   (about 10 minutes on 2 cores; generated speech is cached)
+
+Twenty generated pt-BR utterances are fed at real-time pace through the pipeline (Silero VAD → Whisper →
+companion). Streamed: the daemon's path (the first sentence is voiced while the LLM still writes the rest).
+Sequential baseline, in the same run, on the same models: the whole LLM answer, then the whole TTS, then play.
+Both with a scripted OpenAI-compatible endpoint (to isolate our pipeline: 100 ms to the first token, 20 ms per
+word) and with the embedded default model (Qwen2.5-Coder-0.5B Q4 on llama.cpp). Audio goes to a recorder: the
+time is when the first audio is handed to playback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+
+from stt import Clip, generated_clips  # noqa: E402
+from support.scripted_llm import Script, ScriptedLlm  # noqa: E402
+
+from papo.audio.recorder import RecordingSpeaker  # noqa: E402
+from papo.conversation.companion import HeardTurn  # noqa: E402
+from papo.conversation.prompt import build_messages  # noqa: E402
+from papo.conversation.runtime import ConversationRuntime  # noqa: E402
+from papo.engine import SpeechEngine, load_engine  # noqa: E402
+from papo.listener import Listener, PendingUtterance, hear_recording  # noqa: E402
+from papo.service import store_turn  # noqa: E402
+from papo.settings import Settings, load_settings  # noqa: E402
+from papo.speech.voicegen import with_silence  # noqa: E402
+from papo.store.db import TurnStore  # noqa: E402
+
+SCRIPTED_REPLY = "Que coisa boa de ouvir! Conte mais um pouco para mim. O que a senhora achou disso tudo?"
+TurnTimer = Callable[[SpeechEngine, ConversationRuntime, TurnStore, PendingUtterance], float | None]
+
+
+def _feed(engine: SpeechEngine, clip: Clip, on_utterance: Callable[[PendingUtterance], None]) -> None:
+    stream = np.concatenate((with_silence([clip.audio], gap_s=0, lead_s=0.4), np.zeros(8000, np.float32)))
+    with ThreadPoolExecutor(1, thread_name_prefix="stt") as executor:
+        listener = Listener(engine.endpointer(), engine.transcriber, executor)
+        for pending in hear_recording(listener, stream, realtime=True):
+            pending.result()
+            on_utterance(pending)  # as the daemon does: answered as soon as it ends
+
+
+def _streamed(
+    engine: SpeechEngine, runtime: ConversationRuntime, store: TurnStore, pending: PendingUtterance
+) -> float | None:
+    turn = store_turn(store, engine, pending, "bench")
+    if turn is None:
+        return None
+    heard = HeardTurn(turn.text, "bench", turn.id, turn.conversation_id, pending.eos_monotonic)
+    outcome = runtime.companion.respond(heard)
+    return None if outcome.first_audio_ms is None or outcome.fallback else outcome.first_audio_ms / 1000
+
+
+def _sequential(
+    engine: SpeechEngine, runtime: ConversationRuntime, store: TurnStore, pending: PendingUtterance
+) -> float | None:
+    transcript = pending.result()
+    if transcript is None:
+        return None
+    companion = runtime.companion
+    settings = runtime.settings
+    assert companion.llm is not None
+    memories = companion.memory.recall(transcript.text, 4) if companion.memory is not None else []
+    messages = build_messages("pt", "Papo", transcript.text, memories, [])
+    answer = companion.llm.complete(messages, settings.llm.max_tokens, settings.llm.temperature)
+    audio = companion.voice.voice.synthesize(answer)
+    RecordingSpeaker().play(audio, companion.voice.rate)
+    return time.monotonic() - pending.eos_monotonic
+
+
+def _measure(
+    engine: SpeechEngine, settings: Settings, clips: list[Clip], timer: TurnTimer
+) -> tuple[list[float], ConversationRuntime]:
+    with tempfile.TemporaryDirectory() as scratch:
+        store = TurnStore(Path(scratch) / "bench.sqlite3", "bench", 300)
+        runtime = ConversationRuntime(settings, store, RecordingSpeaker(), None)
+        runtime.start(wait_for_crew=True)
+        results: list[float] = []
+
+        def on_utterance(pending: PendingUtterance) -> None:
+            value = timer(engine, runtime, store, pending)
+            if value is not None:
+                results.append(value)
+
+        try:
+            for clip in clips:
+                _feed(engine, clip, on_utterance)
+        finally:
+            rss = _rss_mb("self"), _rss_mb(str(runtime.llm_server_pid)) if runtime.llm_server_pid else 0.0
+            _RSS.append(rss)
+            runtime.close()
+            store.close()
+    return results, runtime
+
+
+_RSS: list[tuple[float, float]] = []
+
+
+def _rss_mb(pid: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="5 utterances instead of 20 (a smoke run)")
+    args = parser.parse_args()
+    state = Path.home() / ".cache" / "papo-bench"
+    base = load_settings(state_dir=state)
+    (state / "speech").mkdir(parents=True, exist_ok=True)
+    print("generating speech (cached after the first run)...", file=sys.stderr, flush=True)
+    clips = generated_clips(base, state / "speech", "pt-br", "conversation_pt.txt")[: 5 if args.quick else None]
+    engine = load_engine(base)
+    scripted = ScriptedLlm(default=Script(text=SCRIPTED_REPLY, first_token_delay_s=0.1, piece_delay_s=0.02)).start()
+    modes = {
+        "scripted": load_settings(state_dir=state, llm={"endpoint": scripted.url, "model": "scripted"}),
+        "embedded": load_settings(state_dir=state, llm={"max_tokens": 60}),
+    }
+    rows: dict[str, dict[str, list[float]]] = {}
+    try:
+        for mode, settings in modes.items():
+            rows[mode] = {}
+            for name, timer in (("streamed", _streamed), ("sequential", _sequential)):
+                print(f"{mode} endpoint, {name}: {len(clips)} utterances in real time...", file=sys.stderr, flush=True)
+                rows[mode][name], _ = _measure(engine, settings, clips, timer)
+    finally:
+        scripted.close()
+    print(f"\nEnd of speech → first reply audio, {len(clips)} generated pt-BR utterances (seconds)")
+    print(f"{'endpoint':10} {'path':11} {'n':>3} {'p50':>7} {'p95':>7} {'ratio p50 (seq / streamed)':>28}")
+    for mode, paths in rows.items():
+        streamed_p50 = statistics.median(paths["streamed"])
+        for name, values in paths.items():
+            ratio = statistics.median(values) / streamed_p50 if name == "sequential" else 1.0
+            print(f"{mode:10} {name:11} {len(values):>3} {statistics.median(values):7.3f} {_p(values, 0.95):7.3f} "
+                  f"{ratio:28.2f}")  # fmt: skip
+    papo_rss = max(r[0] for r in _RSS)
+    llm_rss = max(r[1] for r in _RSS)
+    print(f"\nRSS: papo process (speech models, companion, CrewAI loaded) {papo_rss:.0f} MB; "
+          f"embedded llama.cpp server {llm_rss:.0f} MB")  # fmt: skip
+    scripted_rows = rows["scripted"]
+    result = {
+        "first_audio_p50_s": round(statistics.median(scripted_rows["streamed"]), 3),
+        "first_audio_p95_s": round(_p(scripted_rows["streamed"], 0.95), 3),
+        "speedup_vs_sequential": round(
+            statistics.median(scripted_rows["sequential"]) / statistics.median(scripted_rows["streamed"]), 2
+        ),
+        "rss_mb": round(papo_rss + llm_rss, 1),
+        "embedded_first_audio_p50_s": round(statistics.median(rows["embedded"]["streamed"]), 3),
+        "embedded_speedup_vs_sequential": round(
+            statistics.median(rows["embedded"]["sequential"]) / statistics.median(rows["embedded"]["streamed"]), 2
+        ),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
