@@ -26,28 +26,36 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
-from stt import Clip, generated_clips  # noqa: E402
-from support.scripted_llm import Script, ScriptedLlm  # noqa: E402
-
-from papo.audio.recorder import RecordingSpeaker  # noqa: E402
-from papo.conversation.companion import HeardTurn  # noqa: E402
-from papo.conversation.prompt import build_messages  # noqa: E402
-from papo.conversation.runtime import ConversationRuntime  # noqa: E402
-from papo.engine import SpeechEngine, load_engine  # noqa: E402
-from papo.listener import Listener, PendingUtterance, hear_recording  # noqa: E402
-from papo.service import store_turn  # noqa: E402
-from papo.settings import Settings, load_settings  # noqa: E402
-from papo.speech.voicegen import with_silence  # noqa: E402
-from papo.store.db import TurnStore  # noqa: E402
+from papo.audio.recorder import RecordingSpeaker
+from papo.conversation.anticipation import Anticipator
+from papo.conversation.companion import HeardTurn
+from papo.conversation.prompt import build_messages
+from papo.conversation.runtime import ConversationRuntime
+from papo.engine import SpeechEngine, load_engine
+from papo.listener import Listener, PendingUtterance, hear_recording
+from papo.service import store_turn
+from papo.settings import Settings, load_settings
+from papo.speech.voicegen import with_silence
+from papo.store.db import TurnStore
+from stt import Clip, generated_clips
+from support.scripted_llm import Script, ScriptedLlm
 
 SCRIPTED_REPLY = "Que coisa boa de ouvir! Conte mais um pouco para mim. O que a senhora achou disso tudo?"
 TurnTimer = Callable[[SpeechEngine, ConversationRuntime, TurnStore, PendingUtterance], float | None]
 
 
-def _feed(engine: SpeechEngine, clip: Clip, on_utterance: Callable[[PendingUtterance], None]) -> None:
+def _feed(
+    engine: SpeechEngine, clip: Clip, on_utterance: Callable[[PendingUtterance], None], anticipator: Anticipator | None
+) -> None:
     stream = np.concatenate((with_silence([clip.audio], gap_s=0, lead_s=0.4), np.zeros(8000, np.float32)))
     with ThreadPoolExecutor(1, thread_name_prefix="stt") as executor:
-        listener = Listener(engine.endpointer(), engine.transcriber, executor)
+        listener = Listener(
+            engine.endpointer(),
+            engine.transcriber,
+            executor,
+            on_pause=None if anticipator is None else anticipator.on_pause,
+            on_resume=None if anticipator is None else anticipator.on_resume,
+        )
         for pending in hear_recording(listener, stream, realtime=True):
             pending.result()
             on_utterance(pending)  # as the daemon does: answered as soon as it ends
@@ -97,7 +105,7 @@ def _measure(
 
         try:
             for clip in clips:
-                _feed(engine, clip, on_utterance)
+                _feed(engine, clip, on_utterance, runtime.companion.anticipator if timer is _streamed else None)
         finally:
             rss = _rss_mb("self"), _rss_mb(str(runtime.llm_server_pid)) if runtime.llm_server_pid else 0.0
             _RSS.append(rss)
@@ -133,8 +141,10 @@ def main() -> None:
     engine = load_engine(base)
     scripted = ScriptedLlm(default=Script(text=SCRIPTED_REPLY, first_token_delay_s=0.1, piece_delay_s=0.02)).start()
     modes = {
-        "scripted": load_settings(state_dir=state, llm={"endpoint": scripted.url, "model": "scripted"}),
-        "embedded": load_settings(state_dir=state, llm={"max_tokens": 60}),
+        "scripted": load_settings(
+            state_dir=state, llm={"endpoint": scripted.url, "model": "scripted"}, conversation={"wake_words": []}
+        ),
+        "embedded": load_settings(state_dir=state, llm={"max_tokens": 60}, conversation={"wake_words": []}),
     }
     rows: dict[str, dict[str, list[float]]] = {}
     try:

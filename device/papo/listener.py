@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -52,7 +52,11 @@ class Listener:
         transcriber: WhisperTranscriber,
         executor: ThreadPoolExecutor,
         speculative: bool = True,
+        on_pause: Callable[[Future[Transcript | None]], None] | None = None,
+        on_resume: Callable[[], None] | None = None,
     ) -> None:
+        self._on_pause = on_pause
+        self._on_resume = on_resume
         self._endpointer = endpointer
         self._transcriber = transcriber
         self._executor = executor
@@ -70,8 +74,12 @@ class Listener:
             if isinstance(event, SpeechPaused) and self._speculative:
                 future = self._submit(event.utterance)
                 self._speculation = _Speculation(event.utterance.end_sample, future)
+                if self._on_pause is not None:
+                    self._on_pause(future)
             elif isinstance(event, SpeechResumed):
                 self._speculation = None
+                if self._on_resume is not None:
+                    self._on_resume()
             elif isinstance(event, UtteranceEnded):
                 pending.append(self._finish(event.utterance))
         if not self._endpointer.in_speech:

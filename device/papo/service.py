@@ -138,7 +138,14 @@ class VoiceService:
     async def _listen(self, engine: SpeechEngine, executor: ThreadPoolExecutor, source: FrameSource) -> None:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[PendingUtterance | None] = asyncio.Queue()
-        listener = Listener(engine.endpointer(), engine.transcriber, executor)
+        anticipator = self.conversation.companion.anticipator if self._companion_on() and self.conversation else None
+        listener = Listener(
+            engine.endpointer(),
+            engine.transcriber,
+            executor,
+            on_pause=None if anticipator is None else anticipator.on_pause,
+            on_resume=None if anticipator is None else anticipator.on_resume,
+        )
         self.status.device = source.name
         self._set(PipelineState.LISTENING, "")
 

@@ -147,6 +147,7 @@ class ConversationSettings(Section):
         default=["papo"], description="The daemon answers speech naming one of these (empty: answers everything)"
     )
     follow_up_s: float = Field(default=20.0, ge=0, le=600, description="Replies within this window need no wake word")
+    anticipate: bool = Field(default=True, description="Start writing the answer at the first pause in speech")
     crew: bool = Field(default=True, description="Run the CrewAI post-turn crew (memory and wellbeing review)")
     review_after_idle_s: float = Field(
         default=15.0, ge=0, le=3600, description="The crew reviews turns once the conversation pauses this long"

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from papo.conversation.companion import HeardTurn
 from papo.conversation.phrases import FALLBACK
 from papo.conversation.runtime import ConversationRuntime, ConversationState
 from papo.settings import Settings, load_settings
+from papo.speech.stt import Transcript
 from papo.store.db import NewTurn, TurnStore
 from papo.store.records import CompanionRecords
 from support.scripted_llm import Script, ScriptedLlm, when_any_contains
@@ -46,9 +48,12 @@ def companion_factory(state_dir: Path) -> Iterator[Factory]:
     opened: list[tuple[ConversationRuntime, TurnStore]] = []
 
     def build(
-        endpoint: str, crew: bool = False, **llm: object
+        endpoint: str, crew: bool = False, wake_words: tuple[str, ...] = ("papo",), **llm: object
     ) -> tuple[ConversationRuntime, RecordingSpeaker, TurnStore]:
-        settings = load_settings(llm={"endpoint": endpoint, "model": "scripted", **llm}, conversation={"crew": crew})
+        settings = load_settings(
+            llm={"endpoint": endpoint, "model": "scripted", **llm},
+            conversation={"crew": crew, "wake_words": list(wake_words)},
+        )
         store = TurnStore(settings.store_path, settings.device_id, 300)
         speaker = RecordingSpeaker()
         runtime = ConversationRuntime(settings, store, speaker, None)
@@ -258,3 +263,50 @@ def test_the_embedded_default_model_answers_in_portuguese(state_dir: Path) -> No
     words = set(outcome.reply.lower().replace(",", " ").replace("!", " ").replace("?", " ").replace(".", " ").split())
     assert words & {"você", "que", "é", "de", "muito", "bom", "dia", "como", "a", "o", "e", "para", "sua", "com"}
     assert len(speaker.take()) > speaker.rate // 2
+
+
+def _transcribed(text: str) -> Future[Transcript | None]:
+    future: Future[Transcript | None] = Future()
+    future.set_result(Transcript(text, "pt", 0.01, -0.2, 1.2, "short", 100.0))
+    return future
+
+
+def test_the_answer_started_at_a_pause_is_the_one_spoken(scripted: ScriptedLlm, companion_factory: Factory) -> None:
+    scripted.default = Script(
+        text="Que bom! A feira de sábado é a melhor. O que a senhora comprou?", piece_delay_s=0.05
+    )
+    runtime, _, store = companion_factory(scripted.url, wake_words=())
+    companion = runtime.companion
+    said = "Hoje eu fui na feira comprar frutas."
+    companion.anticipator.on_pause(_transcribed(said))
+    time.sleep(1.0)  # the pause: the end of speech is being confirmed meanwhile
+    heard = _person(store, said)
+    outcome = companion.respond(heard)
+    assert len(scripted.requests) == 1  # the prepared answer was used, not asked again
+    assert outcome.spoken_sentences == ["Que bom! A feira de sábado é a melhor.", "O que a senhora comprou?"]
+    assert outcome.first_token_ms == 0.0  # it arrived before the end of speech was confirmed
+    assert outcome.first_audio_ms is not None and outcome.first_audio_ms < 500
+
+
+def test_speech_resuming_after_a_pause_drops_the_prepared_answer(
+    scripted: ScriptedLlm, companion_factory: Factory
+) -> None:
+    runtime, _, store = companion_factory(scripted.url, wake_words=())
+    companion = runtime.companion
+    companion.anticipator.on_pause(_transcribed("Hoje eu fui na feira"))
+    companion.anticipator.on_resume()
+    outcome = companion.respond(_person(store, "Hoje eu fui na feira e depois na padaria."))
+    assert outcome.reply == "Que bom ouvir você! Conte mais."
+    last_prompt = scripted.prompts()[-1]
+    assert last_prompt.endswith("Hoje eu fui na feira e depois na padaria.")
+
+
+def test_no_answer_is_prepared_for_an_emergency_or_a_reminder(
+    scripted: ScriptedLlm, companion_factory: Factory
+) -> None:
+    runtime, _, _ = companion_factory(scripted.url, wake_words=())
+    anticipator = runtime.companion.anticipator
+    for said in ("Socorro, me ajudem!", "Me lembra de ligar para a Ana às oito."):
+        anticipator.on_pause(_transcribed(said))
+        assert anticipator.take(said, timeout_s=5) is None
+    assert scripted.requests == []

@@ -6,12 +6,14 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from papo.conversation.anticipation import Anticipator, PreparedReply
 from papo.conversation.crew import CrewRuntime, CrewState
-from papo.conversation.llm import ChatClient, LlmUnavailableError
+from papo.conversation.llm import ChatClient, ChatMessage, LlmUnavailableError
 from papo.conversation.memory import MemoryStore
 from papo.conversation.phrases import FALLBACK, WARMING_UP, reminder_confirmation, reminder_due, urgent_reply
 from papo.conversation.prompt import PastTurn, build_messages
@@ -20,7 +22,7 @@ from papo.conversation.sentences import sentences
 from papo.conversation.wellbeing import WellbeingSign, assess
 from papo.errors import PapoError
 from papo.settings import Settings
-from papo.speech.tts import CachedVoice, Speaker
+from papo.speech.tts import CachedVoice, Speaker, Speech
 from papo.store.db import TurnStore, companion_turn
 from papo.store.records import CompanionRecords, utc_now
 from papo.system.logging import fields
@@ -95,6 +97,10 @@ class Companion:
         self._last_reply_at: float | None = None
         self._last_activity = time.monotonic()
         self._closing = threading.Event()
+        self._last_conversation_id: str | None = None
+        self.anticipator = Anticipator(
+            voice, lambda: self.llm, self._anticipated_messages, settings.llm.max_tokens, settings.llm.temperature
+        )
 
     # -- what the service calls
     def addressed(self, text: str) -> bool:
@@ -120,6 +126,7 @@ class Companion:
         if not (addressed or urgent):
             return TurnOutcome(wellbeing=sign)
         self._last_activity = time.monotonic()
+        self._last_conversation_id = heard.conversation_id or self._last_conversation_id
         reminder = parse_reminder(heard.text, datetime.now().astimezone()) if addressed else None
         self._interrupted.clear()
         outcome: TurnOutcome = self.crew.run_turn(self, _Turn(heard, started, sign, reminder))
@@ -166,6 +173,7 @@ class Companion:
     def close(self) -> None:
         """Finish post-turn work (without waiting for a pause) and release the LLM client."""
         self._closing.set()
+        self.anticipator.close()
         self._post_turn.shutdown(wait=True)
         self.crew.close()
         if self.llm is not None:
@@ -219,27 +227,63 @@ class Companion:
             return WARMING_UP[self._language]
         return None
 
+    def _messages(
+        self, text: str, conversation_id: str | None, memories: list[str], concern: str | None, turn_id: str | None
+    ) -> list[ChatMessage]:
+        return build_messages(
+            self._language,
+            self._conversation.companion_name,
+            text,
+            memories,
+            self._history(conversation_id, turn_id),
+            concern=concern,
+        )
+
+    def _anticipated_messages(self, text: str) -> list[ChatMessage] | None:
+        """The prompt a reply to `text` would get, or None when the answer will not come from the LLM."""
+        if not self._conversation.anticipate or not text.strip() or not self.addressed(text):
+            return None
+        if assess(text) is not None or parse_reminder(text, datetime.now().astimezone()) is not None:
+            return None
+        memories = self.recall(_Turn(HeardTurn(text, ""), time.monotonic(), None, None))
+        return self._messages(text, self._last_conversation_id, memories, None, None)
+
+    def _say_prepared(self, turn: _Turn, outcome: TurnOutcome, prepared: PreparedReply) -> None:
+        if prepared.first_token_at is not None:
+            outcome.first_token_ms = max(0.0, prepared.first_token_at - turn.started) * 1000
+        try:
+            if prepared.first_sentence is not None and prepared.first_speech is not None:
+                self._play(turn, outcome, prepared.first_sentence, prepared.first_speech)
+            self._say_sentences(turn, outcome, prepared.rest)
+        finally:
+            prepared.close()
+
     def _say_llm_reply(self, turn: _Turn, outcome: TurnOutcome, memories: list[str]) -> None:
         assert self.llm is not None
         llm_settings = self._settings.llm
-        messages = build_messages(
-            self._language,
-            self._conversation.companion_name,
-            turn.heard.text,
-            memories,
-            self._history(turn),
-            concern=None if turn.sign is None else turn.sign.kind,
+        prepared = (
+            self.anticipator.take(turn.heard.text, llm_settings.first_token_timeout_s) if turn.sign is None else None
         )
+        if prepared is not None:
+            try:
+                self._say_prepared(turn, outcome, prepared)
+                return
+            except LlmUnavailableError as exc:
+                log.warning("language model failed mid-reply", extra=fields(reason=str(exc)[:200]))
+                if outcome.spoken_sentences:
+                    return
+        concern = None if turn.sign is None else turn.sign.kind
+        messages = self._messages(turn.heard.text, turn.heard.conversation_id, memories, concern, turn.heard.turn_id)
         stream = self.llm.stream(messages, llm_settings.max_tokens, llm_settings.temperature)
 
-        def timed() -> object:
+        def timed() -> Iterator[str]:
             for piece in stream:
                 if outcome.first_token_ms is None:
                     outcome.first_token_ms = (time.monotonic() - turn.started) * 1000
                 yield piece
 
         try:
-            self._say_sentences(turn, outcome, sentences(timed()))  # type: ignore[arg-type]
+            self._say_sentences(turn, outcome, sentences(timed()))
         except LlmUnavailableError as exc:
             log.warning("language model unavailable; fallback answer", extra=fields(reason=str(exc)[:200]))
             if not outcome.spoken_sentences:
@@ -248,23 +292,26 @@ class Companion:
         finally:
             stream.close()
 
-    def _say_sentences(self, turn: _Turn, outcome: TurnOutcome, texts: object) -> None:
-        for sentence in texts:  # type: ignore[attr-defined]
+    def _say_sentences(self, turn: _Turn, outcome: TurnOutcome, texts: Iterable[str]) -> None:
+        for sentence in texts:
             if self._interrupted.is_set():
                 return
             speech, _ = self.voice.speak(sentence)
-            if self._interrupted.is_set():
-                return
-            self._speaker.play(speech.samples, speech.rate)
-            if outcome.first_audio_ms is None:
-                outcome.first_audio_ms = (time.monotonic() - turn.started) * 1000
-            outcome.spoken_sentences.append(sentence)
+            self._play(turn, outcome, sentence, speech)
 
-    def _history(self, turn: _Turn) -> list[PastTurn]:
-        if turn.heard.conversation_id is None or self._conversation.history_turns == 0:
+    def _play(self, turn: _Turn, outcome: TurnOutcome, sentence: str, speech: Speech) -> None:
+        if self._interrupted.is_set():
+            return
+        self._speaker.play(speech.samples, speech.rate)
+        if outcome.first_audio_ms is None:
+            outcome.first_audio_ms = (time.monotonic() - turn.started) * 1000
+        outcome.spoken_sentences.append(sentence)
+
+    def _history(self, conversation_id: str | None, turn_id: str | None) -> list[PastTurn]:
+        if conversation_id is None or self._conversation.history_turns == 0:
             return []
-        rows = self._store.recent_turns(self._conversation.history_turns + 1, turn.heard.conversation_id)
-        return [PastTurn(r.role, r.text) for r in reversed(rows) if r.id != turn.heard.turn_id]
+        rows = self._store.recent_turns(self._conversation.history_turns + 1, conversation_id)
+        return [PastTurn(r.role, r.text) for r in reversed(rows) if r.id != turn_id]
 
     def _store_reply(self, turn: _Turn, outcome: TurnOutcome) -> None:
         if outcome.reply is None:

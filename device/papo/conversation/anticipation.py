@@ -1,0 +1,130 @@
+"""Start the answer at the person's first pause, while the end of speech is still being confirmed."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from papo.conversation.llm import ChatClient, ChatMessage, LlmUnavailableError
+from papo.conversation.sentences import sentences
+from papo.speech.stt import Transcript
+from papo.speech.tts import CachedVoice, Speech
+from papo.system.logging import fields
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PreparedReply:
+    """An answer already started for `text`: its first sentence voiced, the rest still streaming."""
+
+    text: str
+    first_sentence: str | None
+    first_speech: Speech | None
+    rest: Iterator[str]
+    first_token_at: float | None
+    close: Callable[[], None]
+
+
+class Anticipator:
+    """Prepares at most one reply at a time, from the speculative transcript of a pause.
+
+    The LLM writes and the first sentence is voiced during the end-of-speech silence; if the person goes
+    on talking the prepared reply is dropped (closing the stream stops llama.cpp's generation).
+    """
+
+    def __init__(
+        self,
+        voice: CachedVoice,
+        llm: Callable[[], ChatClient | None],
+        messages_for: Callable[[str], list[ChatMessage] | None],
+        max_tokens: int,
+        temperature: float,
+    ) -> None:
+        self._voice = voice
+        self._llm = llm
+        self._messages_for = messages_for
+        self._max_tokens = max_tokens
+        self._temperature = temperature
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="anticipate")
+        self._lock = threading.Lock()
+        self._current: Future[PreparedReply | None] | None = None
+        self._generation = 0
+
+    def on_pause(self, transcript: Future[Transcript | None]) -> None:
+        """The person paused: prepare an answer to what they said so far, once it is transcribed."""
+        with self._lock:
+            self._generation += 1
+            generation = self._generation
+            self._discard_locked()
+            self._current = self._pool.submit(self._prepare, transcript, generation)
+
+    def on_resume(self) -> None:
+        """The person went on talking: drop the prepared answer."""
+        with self._lock:
+            self._generation += 1
+            self._discard_locked()
+
+    def take(self, text: str, timeout_s: float) -> PreparedReply | None:
+        """The reply prepared for exactly `text` (waiting for it to be ready), else None; either way it is used."""
+        with self._lock:
+            current, self._current = self._current, None
+        if current is None:
+            return None
+        try:
+            prepared = current.result(timeout=timeout_s)
+        except Exception:  # a failed preparation is only a missed head start
+            return None
+        if prepared is not None and prepared.text != text:
+            prepared.close()
+            return None
+        return prepared
+
+    def close(self) -> None:
+        """Drop what is prepared and stop the worker."""
+        self.on_resume()
+        self._pool.shutdown(wait=True)
+
+    def _discard_locked(self) -> None:
+        current, self._current = self._current, None
+        if current is not None:
+            current.add_done_callback(_close_prepared)
+
+    def _prepare(self, transcript: Future[Transcript | None], generation: int) -> PreparedReply | None:
+        heard = transcript.result()
+        llm = self._llm()
+        if heard is None or llm is None or generation != self._generation:
+            return None
+        messages = self._messages_for(heard.text)
+        if messages is None:
+            return None
+        stream = llm.stream(messages, self._max_tokens, self._temperature)
+        first_token: list[float] = []
+
+        def timed(pieces: Generator[str, None, None]) -> Iterator[str]:
+            for piece in pieces:
+                if not first_token:
+                    first_token.append(time.monotonic())
+                yield piece
+
+        cut = sentences(timed(stream))
+        try:
+            first = next(cut, None)
+            speech = None if first is None or generation != self._generation else self._voice.speak(first)[0]
+        except LlmUnavailableError as exc:
+            stream.close()
+            log.debug("anticipated reply failed", extra=fields(reason=str(exc)[:200]))
+            return None
+        return PreparedReply(heard.text, first, speech, cut, first_token[0] if first_token else None, stream.close)
+
+
+def _close_prepared(future: Future[PreparedReply | None]) -> None:
+    if future.cancelled() or future.exception() is not None:
+        return
+    prepared = future.result()
+    if prepared is not None:
+        prepared.close()
