@@ -4,8 +4,9 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-# Debian packages the product needs (to run, and to build its Rust module against ALSA).
-APT_PACKAGES := espeak-ng libportaudio2 alsa-utils sox libasound2-dev pkg-config
+# Debian packages the product needs (to run, to build its Rust module against ALSA, and to build
+# llama.cpp, the embedded LLM, from llama-cpp-python's source: a C++ compiler; cmake comes from PyPI).
+APT_PACKAGES := espeak-ng libportaudio2 alsa-utils sox libasound2-dev pkg-config g++ make
 # ... and the tests: a real PulseAudio server with null sinks, reached through ALSA's pulse plugin.
 APT_TEST_PACKAGES := pulseaudio pulseaudio-utils libasound2-plugins
 UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
@@ -73,6 +74,7 @@ format: setup ## format the code
 bench: setup test-packages ## run the benchmarks
 	$(UV) run --frozen python bench/stt.py
 	$(UV) run --frozen python bench/native.py
+	$(UV) run --frozen python bench/turn.py
 
 clean: ## remove build and test leftovers
 	rm -rf .pytest_cache .mypy_cache .ruff_cache dist build native/target device/papo/_native*.so
