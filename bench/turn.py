@@ -35,6 +35,7 @@ from papo.engine import SpeechEngine, load_engine
 from papo.listener import Listener, PendingUtterance, hear_recording
 from papo.service import store_turn
 from papo.settings import Settings, load_settings
+from papo.speech.tts import load_voice
 from papo.speech.voicegen import with_silence
 from papo.store.db import TurnStore
 from stt import Clip, generated_clips
@@ -124,6 +125,23 @@ def _rss_mb(pid: str) -> float:
     return 0.0
 
 
+def _tts_rtf(base: Settings, sentences: list[str]) -> dict[str, float]:
+    """Seconds of synthesis per second of speech, per engine (after one warm-up sentence)."""
+    rtf: dict[str, float] = {}
+    for engine, language in (("espeak", "pt"), ("kokoro", "pt"), ("piper", "en")):
+        settings = base.model_copy(update={"tts": base.tts.model_copy(update={"engine": engine})})
+        voice = load_voice(settings, language)
+        voice.synthesize(sentences[0])
+        spent = audio = 0.0
+        for sentence in sentences:
+            started = time.perf_counter()
+            samples = voice.synthesize(sentence)
+            spent += time.perf_counter() - started
+            audio += len(samples) / voice.rate
+        rtf[voice.name] = spent / audio
+    return rtf
+
+
 def _p(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -132,9 +150,17 @@ def _p(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="5 utterances instead of 20 (a smoke run)")
+    parser.add_argument("--tts-only", action="store_true", help="only the TTS real-time factors")
     args = parser.parse_args()
     state = Path.home() / ".cache" / "papo-bench"
     base = load_settings(state_dir=state)
+    lines = (Path(__file__).parent / "conversation_pt.txt").read_text(encoding="utf-8").splitlines()[:8]
+    rtf = _tts_rtf(base, lines)
+    print("TTS real-time factor (synthesis time / speech time, 8 sentences; < 1 is faster than speaking)")
+    for name, value in rtf.items():
+        print(f"  {name:28} {value:6.3f}")
+    if args.tts_only:
+        return
     (state / "speech").mkdir(parents=True, exist_ok=True)
     print("generating speech (cached after the first run)...", file=sys.stderr, flush=True)
     clips = generated_clips(base, state / "speech", "pt-br", "conversation_pt.txt")[: 5 if args.quick else None]

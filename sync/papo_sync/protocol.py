@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 PROTOCOL_VERSION: Literal[1] = 1
 TOPIC_ROOT = "papo/v1"
 MAX_TEXT_CHARS = 4000
+MAX_BATCH_ITEMS = 500
+MAX_PAYLOAD_BYTES = 1_000_000
+INGEST_GROUP = "ingest"
 
 _ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+DeviceId = Annotated[str, Field(pattern=_ID_PATTERN)]
+MessageId = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 def device_prefix(tenant: str, device_id: str) -> str:
@@ -29,6 +34,54 @@ def sync_ack_topic(tenant: str, device_id: str) -> str:
     return f"{device_prefix(tenant, device_id)}/sync/ack"
 
 
+def state_topic(tenant: str, device_id: str) -> str:
+    """Return the retained presence topic of a device (birth and last will)."""
+    return f"{device_prefix(tenant, device_id)}/state"
+
+
+def telemetry_topic(tenant: str, device_id: str) -> str:
+    """Return the topic a device publishes its periodic health on."""
+    return f"{device_prefix(tenant, device_id)}/telemetry"
+
+
+def shadow_update_topic(tenant: str, device_id: str) -> str:
+    """Return the topic a device reports the configuration it applied on."""
+    return f"{device_prefix(tenant, device_id)}/shadow/update"
+
+
+def shadow_delta_topic(tenant: str, device_id: str) -> str:
+    """Return the (retained) topic the cloud publishes the desired configuration on."""
+    return f"{device_prefix(tenant, device_id)}/shadow/delta"
+
+
+def shadow_result_topic(tenant: str, device_id: str, accepted: bool) -> str:
+    """Return the topic the device answers a desired configuration on (accepted or rejected)."""
+    return f"{device_prefix(tenant, device_id)}/shadow/update/{'accepted' if accepted else 'rejected'}"
+
+
+def command_topic(tenant: str, device_id: str, command_id: str) -> str:
+    """Return the topic a command to a device is sent on."""
+    return f"{device_prefix(tenant, device_id)}/cmd/{command_id}"
+
+
+def command_result_topic(tenant: str, device_id: str, command_id: str) -> str:
+    """Return the topic a device answers a command on."""
+    return f"{command_topic(tenant, device_id, command_id)}/result"
+
+
+def ingest_subscription(kind: str) -> str:
+    """The shared subscription ingestors use for one kind of device message (e.g. 'sync/up', 'state')."""
+    return f"$share/{INGEST_GROUP}/{TOPIC_ROOT}/+/+/{kind}"
+
+
+def parse_topic(topic: str) -> tuple[str, str, str] | None:
+    """Split `papo/v1/{tenant}/{device}/{rest}` into (tenant, device, rest); None for any other topic."""
+    parts = topic.split("/", 4)
+    if len(parts) != 5 or f"{parts[0]}/{parts[1]}" != TOPIC_ROOT:
+        return None
+    return parts[2], parts[3], parts[4]
+
+
 class WireModel(BaseModel):
     """Base of every payload: strict about unknown fields and frozen once built."""
 
@@ -41,13 +94,15 @@ class StageTimings(WireModel):
     vad_ms: float | None = Field(default=None, ge=0)
     stt_ms: float | None = Field(default=None, ge=0)
     eos_to_text_ms: float | None = Field(default=None, ge=0)
+    eos_to_first_token_ms: float | None = Field(default=None, ge=0)
+    eos_to_first_audio_ms: float | None = Field(default=None, ge=0)
 
 
 class TurnRecord(WireModel):
     """One spoken turn as the device stores it and the cloud receives it."""
 
     schema_version: Literal[1] = PROTOCOL_VERSION
-    device_id: str = Field(pattern=_ID_PATTERN)
+    device_id: DeviceId
     conversation_id: str = Field(min_length=1, max_length=64)
     turn_id: str = Field(min_length=1, max_length=64)
     seq: int = Field(ge=0)
@@ -58,3 +113,124 @@ class TurnRecord(WireModel):
     audio_duration_s: float = Field(ge=0)
     timings: StageTimings
     stt_model: str | None = None
+    reply_to: str | None = Field(default=None, max_length=64)
+    llm_model: str | None = Field(default=None, max_length=64)
+    interrupted: bool = False
+
+
+class WellbeingRecord(WireModel):
+    """A wellbeing event for the caregiver channel."""
+
+    kind: str = Field(min_length=1, max_length=32)
+    severity: Literal["low", "medium", "high", "critical"]
+    evidence: str = Field(max_length=500)
+    source: Literal["rules", "crew"]
+    turn_id: str | None = Field(default=None, max_length=64)
+    created_at: datetime
+
+
+class Tombstone(WireModel):
+    """A privacy deletion replicated to the cloud: every turn of the device up to `before`, or some turns."""
+
+    scope: Literal["all_history", "turns"]
+    turn_ids: list[str] = Field(default_factory=list, max_length=MAX_BATCH_ITEMS)
+    requested_at: datetime
+
+
+class OutboxItem(WireModel):
+    """One outbox row on the wire: an idempotency key, the device's order, and what it carries."""
+
+    msg_id: MessageId
+    seq: int = Field(ge=0, description="Per-device order of outbox rows")
+    kind: Literal["turn", "wellbeing", "tombstone"]
+    turn: TurnRecord | None = None
+    wellbeing: WellbeingRecord | None = None
+    tombstone: Tombstone | None = None
+
+
+class SyncBatch(WireModel):
+    """A device's batch of outbox rows (QoS 1 on `sync/up`)."""
+
+    schema_version: Literal[1] = PROTOCOL_VERSION
+    device_id: DeviceId
+    batch_id: MessageId
+    items: list[OutboxItem] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+
+
+class Rejected(WireModel):
+    """An item the cloud will never accept, and why (it is dead-lettered; the device drops it)."""
+
+    msg_id: MessageId
+    reason: str = Field(max_length=500)
+
+
+class SyncAck(WireModel):
+    """Sent on `sync/ack` only after the PostgreSQL commit: these rows are durable in the cloud."""
+
+    schema_version: Literal[1] = PROTOCOL_VERSION
+    batch_id: MessageId
+    acked: list[MessageId] = Field(default_factory=list)
+    rejected: list[Rejected] = Field(default_factory=list)
+
+
+class Presence(WireModel):
+    """Retained on `state`: the birth ('online') and the last will ('offline') carry the session number."""
+
+    schema_version: Literal[1] = PROTOCOL_VERSION
+    state: Literal["online", "offline"]
+    session_seq: int = Field(ge=0)
+    version: str | None = Field(default=None, max_length=32)
+    at: datetime | None = None
+
+
+class Telemetry(WireModel):
+    """Periodic device health."""
+
+    schema_version: Literal[1] = PROTOCOL_VERSION
+    at: datetime
+    cpu_pct: float = Field(ge=0)
+    memory_pct: float = Field(ge=0, le=100)
+    disk_pct: float = Field(ge=0, le=100)
+    temperature_c: float | None = None
+    version: str = Field(max_length=32)
+    outbox_depth: int = Field(ge=0)
+    last_sync_at: datetime | None = None
+    pipeline_state: str | None = Field(default=None, max_length=64)
+
+
+class DesiredState(WireModel):
+    """The configuration the cloud wants (on `shadow/delta`, retained): versioned, applied only if newer."""
+
+    schema_version: Literal[1] = PROTOCOL_VERSION
+    version: int = Field(ge=1)
+    settings: dict[str, Any]
+
+
+class ReportedState(WireModel):
+    """What the device applied (on `shadow/update`), or why it refused a desired version."""
+
+    schema_version: Literal[1] = PROTOCOL_VERSION
+    version: int = Field(ge=0)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    accepted: bool = True
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class Command(WireModel):
+    """A command to one device; the result goes to `cmd/{command_id}/result`."""
+
+    schema_version: Literal[1] = PROTOCOL_VERSION
+    command_id: MessageId
+    name: Literal["ping", "restart-pipeline", "delete-history", "sync-now", "forget-memories"]
+    args: dict[str, Any] = Field(default_factory=dict)
+    expires_at: datetime | None = None
+
+
+class CommandResult(WireModel):
+    """A device's answer to a command."""
+
+    schema_version: Literal[1] = PROTOCOL_VERSION
+    command_id: MessageId
+    ok: bool
+    detail: str = Field(default="", max_length=2000)
+    data: dict[str, Any] = Field(default_factory=dict)

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from papo.errors import StoreError
 from papo.statedir import writable_dir
 from papo.store.ids import new_id
+from papo.store.outbox import turn_row
 from papo.store.tables import Conversation, Turn
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,8 @@ class TurnStore:
                 conversation.last_turn_at = now
                 session.add(conversation)
                 session.add(row)
+                session.flush()
+                session.add(turn_row(row, self._device_id))  # the outbox row: same transaction as the turn
                 session.flush()
                 session.expunge(row)
                 return row

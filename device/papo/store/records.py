@@ -14,6 +14,7 @@ from sqlmodel import Session, col, delete, select
 
 from papo.errors import StoreError
 from papo.store.ids import new_id
+from papo.store.outbox import wellbeing_row
 from papo.store.tables import Memory, Reminder, WellbeingEvent
 
 T = TypeVar("T")
@@ -109,7 +110,10 @@ class CompanionRecords:
             id=new_id(), turn_id=turn_id, kind=kind, severity=severity, evidence=evidence, source=source,
             created_at=utc_now(),
         )  # fmt: skip
-        return self._add(event)
+        with self._session() as session:
+            session.add(event)
+            session.add(wellbeing_row(event))  # queued for the caregiver channel in the same transaction
+        return event
 
     def wellbeing_events(self, queued_only: bool = False) -> list[WellbeingEvent]:
         """Wellbeing events, newest first (only those not yet taken by the caregiver channel if `queued_only`)."""

@@ -77,3 +77,15 @@ class WellbeingEvent(SQLModel, table=True):
     source: str = Field(max_length=16, description="rules or crew")
     created_at: datetime
     notified_at: datetime | None = Field(default=None, description="When the caregiver channel took it; None: queued")
+
+
+class OutboxRow(SQLModel, table=True):
+    """A change waiting to reach the cloud, written in the same transaction as the change itself."""
+
+    __tablename__ = "outbox"
+
+    seq: int | None = Field(default=None, primary_key=True, description="Per-device order of changes")
+    msg_id: str = Field(max_length=32, unique=True, description="Idempotency key in the cloud")
+    kind: str = Field(max_length=16, description="turn, wellbeing or tombstone")
+    payload: str = Field(description="The item's wire JSON (papo_sync.protocol)")
+    created_at: datetime

@@ -1,0 +1,37 @@
+"""The cloud's settings: PAPO_CLOUD_* variables (nested with __), then defaults for a local development stack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BrokerSettings(BaseModel):
+    """How to reach the MQTT broker."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    tls_ca: Path | None = Field(default=None, description="CA bundle: turns TLS on")
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    keepalive_s: int = Field(default=30, ge=5, le=600)
+
+
+class CloudSettings(BaseSettings):
+    """Everything the ingestor and the fleet CLI can be configured with."""
+
+    model_config = SettingsConfigDict(env_prefix="PAPO_CLOUD_", env_nested_delimiter="__", extra="forbid")
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/papo"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = Field(default="papo", pattern=r"^[A-Za-z0-9_:-]{1,32}$")
+    broker: BrokerSettings = BrokerSettings()
+    batch_max: int = Field(default=2000, ge=1, le=100_000, description="Messages committed together at most")
+    batch_wait_ms: int = Field(default=20, ge=0, le=5000, description="How long to gather a batch")
+    live_stream_len: int = Field(default=1000, ge=10, description="Turns kept in each device's Redis live stream")

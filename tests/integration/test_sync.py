@@ -1,0 +1,392 @@
+"""Sync over a real Mosquitto (own instance, ACL), a real PostgreSQL and a real Redis: nothing lost, nothing twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import psycopg
+import pytest
+import redis
+from paho.mqtt.enums import CallbackAPIVersion
+
+from papo.store.db import NewTurn, TurnStore
+from papo.store.outbox import Outbox
+from papo_sync.cloud.ingest import Ingestor
+from papo_sync.cloud.schema import migrate
+from papo_sync.cloud.settings import BrokerSettings, CloudSettings
+from papo_sync.device.agent import AgentConfig, SyncAgent
+from papo_sync.protocol import (
+    OutboxItem,
+    StageTimings,
+    SyncAck,
+    SyncBatch,
+    TurnRecord,
+    sync_ack_topic,
+    sync_up_topic,
+)
+from support.broker import CLOUD_USERS, Broker, device_password, free_port
+
+pytestmark = pytest.mark.services
+
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+TENANT = "acme"
+
+
+@pytest.fixture(scope="session")
+def database() -> Iterator[str]:
+    name = f"papo_test_{os.getpid()}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name}")
+    url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    migrate(url)
+    yield url
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def db(database: str) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(database, autocommit=True) as connection:
+        connection.execute(
+            "TRUNCATE turn, wellbeing_event, tombstone, dead_letter, device, desired_state, reported_state, "
+            "device_command"
+        )
+        yield connection
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    running = Broker(tmp_path / "broker", ["dev-1", "dev-2"])
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def cloud(broker: Broker, database: str) -> CloudSettings:
+    return CloudSettings(
+        database_url=database,
+        redis_prefix=f"t{uuid.uuid4().hex[:8]}",
+        broker=BrokerSettings(port=broker.port, username="ingest", password=CLOUD_USERS["ingest"]),
+        batch_wait_ms=10,
+    )
+
+
+@pytest.fixture
+def ingestor(cloud: CloudSettings) -> Iterator[Ingestor]:
+    running = Ingestor(cloud)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    assert running.connected.wait(10)
+    yield running
+    running.stop()
+    thread.join(timeout=10)
+
+
+def _store(path: Path, device_id: str, turns: int) -> TurnStore:
+    store = TurnStore(path, device_id, 300)
+    for n in range(turns):
+        store.record(
+            NewTurn(text=f"frase número {n}", language="pt", audio_start_s=0, audio_end_s=1, audio_duration_s=1,
+                    stt_model="whisper-base", stt_window="short", vad_model="silero", stt_ms=100.0),
+            "mic",
+        )  # fmt: skip
+    return store
+
+
+def _agent(broker: Broker, store: TurnStore, device_id: str = "dev-1", **changes: Any) -> SyncAgent:
+    config = AgentConfig(
+        host="127.0.0.1", port=broker.port, tenant=TENANT, device_id=device_id, username=device_id,
+        password=device_password(device_id), ack_timeout_s=3.0, **changes,
+    )  # fmt: skip
+    agent = SyncAgent(config, Outbox(store.engine), session_seq=1)
+    agent.start()
+    return agent
+
+
+def _count(db: psycopg.Connection[Any], device_id: str = "dev-1") -> tuple[int, int]:
+    total, distinct = db.execute(
+        "SELECT count(*), count(DISTINCT turn_id) FROM turn WHERE device_id = %s", (device_id,)
+    ).fetchone()  # type: ignore[misc]
+    return int(total), int(distinct)
+
+
+def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_a_backlog_reaches_postgresql_exactly_once_and_the_outbox_empties(
+    tmp_path: Path, broker: Broker, ingestor: Ingestor, db: psycopg.Connection[Any], cloud: CloudSettings
+) -> None:
+    store = _store(tmp_path / "device.sqlite3", "dev-1", 1200)
+    agent = _agent(broker, store)
+    try:
+        assert agent.wait_until_drained(60)
+    finally:
+        agent.stop()
+    assert _count(db) == (1200, 1200)
+    texts = [r[0] for r in db.execute("SELECT text FROM turn WHERE device_id = 'dev-1' ORDER BY seq")]
+    assert texts == [f"frase número {n}" for n in range(1200)]
+    device = db.execute("SELECT tenant, presence, last_sync_at FROM device WHERE device_id = 'dev-1'").fetchone()
+    assert device is not None and device[0] == TENANT and device[2] is not None
+    live = redis.Redis.from_url(cloud.redis_url)
+    assert live.xlen(f"{cloud.redis_prefix}:live:dev-1") > 0
+    assert json.loads(live.hget(f"{cloud.redis_prefix}:presence", "dev-1") or b"{}")["state"] in ("online", "offline")
+
+
+_DEVICE_SCRIPT = """
+import sys, time
+from papo.store.db import TurnStore
+from papo.store.outbox import Outbox
+from papo_sync.device.agent import AgentConfig, SyncAgent
+store = TurnStore(__import__("pathlib").Path(sys.argv[1]), "dev-1", 300)
+config = AgentConfig(host="127.0.0.1", port=int(sys.argv[2]), tenant="acme", device_id="dev-1", username="dev-1",
+                     password="pw-dev-1", batch_items=50, window=2, ack_timeout_s=3.0)
+agent = SyncAgent(config, Outbox(store.engine), session_seq=int(sys.argv[3]))
+agent.start()
+print("drained" if agent.wait_until_drained(120) else "not drained", flush=True)
+agent.stop()
+"""
+
+
+def _device_process(store_path: Path, broker: Broker, session: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", _DEVICE_SCRIPT, str(store_path), str(broker.port), str(session)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_device_during_a_drain_loses_and_duplicates_nothing(
+    tmp_path: Path, broker: Broker, ingestor: Ingestor, db: psycopg.Connection[Any]
+) -> None:
+    path = tmp_path / "device.sqlite3"
+    _store(path, "dev-1", 3000).close()
+    device = _device_process(path, broker, session=1)
+    _wait(lambda: _count(db)[0] > 300, 60, "the drain to start")
+    device.send_signal(signal.SIGKILL)
+    device.wait()
+    assert _count(db)[0] < 3000  # killed in the middle
+    device = _device_process(path, broker, session=2)
+    out, _ = device.communicate(timeout=120)
+    assert out.strip() == "drained"
+    assert _count(db) == (3000, 3000)
+
+
+@pytest.mark.slow
+def test_a_broker_restart_during_a_drain_loses_and_duplicates_nothing(
+    tmp_path: Path, broker: Broker, ingestor: Ingestor, db: psycopg.Connection[Any]
+) -> None:
+    store = _store(tmp_path / "device.sqlite3", "dev-1", 3000)
+    agent = _agent(broker, store, batch_items=50, window=2)
+    try:
+        _wait(lambda: _count(db)[0] > 300, 60, "the drain to start")
+        broker.restart(down_s=1.5)
+        assert agent.wait_until_drained(120)
+    finally:
+        agent.stop()
+    assert _count(db) == (3000, 3000)
+
+
+@pytest.mark.slow
+def test_an_ingestor_restart_during_a_drain_loses_and_duplicates_nothing(
+    tmp_path: Path, broker: Broker, cloud: CloudSettings, db: psycopg.Connection[Any]
+) -> None:
+    env = {
+        **os.environ, "PAPO_CLOUD_DATABASE_URL": cloud.database_url, "PAPO_CLOUD_REDIS_PREFIX": cloud.redis_prefix,
+        "PAPO_CLOUD_BROKER__PORT": str(broker.port), "PAPO_CLOUD_BROKER__USERNAME": "ingest",
+        "PAPO_CLOUD_BROKER__PASSWORD": CLOUD_USERS["ingest"],
+    }  # fmt: skip
+    papo_cloud = str(Path(sys.executable).with_name("papo-cloud"))
+    first = subprocess.Popen([papo_cloud, "ingest"], env=env, stderr=subprocess.DEVNULL)
+    store = _store(tmp_path / "device.sqlite3", "dev-1", 3000)
+    agent = _agent(broker, store, batch_items=50, window=2)
+    second = None
+    try:
+        _wait(lambda: _count(db)[0] > 300, 60, "the drain to start")
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        time.sleep(1.0)
+        second = subprocess.Popen([papo_cloud, "ingest"], env=env, stderr=subprocess.DEVNULL)
+        assert agent.wait_until_drained(120)
+    finally:
+        agent.stop()
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(timeout=10)
+    assert _count(db) == (3000, 3000)
+
+
+@pytest.mark.slow
+def test_postgresql_briefly_unavailable_loses_nothing(
+    tmp_path: Path, broker: Broker, ingestor: Ingestor, db: psycopg.Connection[Any], database: str
+) -> None:
+    name = database.rsplit("/", 1)[1]
+    store = _store(tmp_path / "device.sqlite3", "dev-1", 2000)
+    agent = _agent(broker, store, batch_items=50, window=2)
+    try:
+        _wait(lambda: _count(db)[0] > 200, 60, "the drain to start")
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
+            time.sleep(3.0)
+            admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+        assert agent.wait_until_drained(120)
+    finally:
+        agent.stop()
+    with psycopg.connect(database, autocommit=True) as fresh:
+        assert _count(fresh) == (2000, 2000)
+
+
+def test_with_redis_down_ingestion_and_acks_go_on_and_presence_catches_up(
+    tmp_path: Path, broker: Broker, cloud: CloudSettings, db: psycopg.Connection[Any]
+) -> None:
+    port = free_port()
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+                              stdout=subprocess.DEVNULL)  # fmt: skip
+    settings = cloud.model_copy(update={"redis_url": f"redis://127.0.0.1:{port}/0"})
+    _wait(lambda: _redis_up(port), 10, "redis-server")
+    running = Ingestor(settings)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    try:
+        server.terminate()
+        server.wait()
+        store = _store(tmp_path / "device.sqlite3", "dev-1", 300)
+        agent = _agent(broker, store)
+        assert agent.wait_until_drained(60)  # acked with Redis down
+        assert _count(db) == (300, 300)
+        server = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+                                  stdout=subprocess.DEVNULL)  # fmt: skip
+        _wait(lambda: _redis_up(port), 10, "redis-server again")
+        store.record(
+            NewTurn(text="depois da volta", language="pt", audio_start_s=0, audio_end_s=1, audio_duration_s=1,
+                    stt_model="w", stt_window="short", vad_model="v"),
+            "mic",
+        )  # fmt: skip
+        agent.nudge()
+        assert agent.wait_until_drained(30)
+        live = redis.Redis(port=port)
+        _wait(lambda: live.hget(f"{settings.redis_prefix}:presence", "dev-1") is not None, 10, "presence rebuilt")
+        agent.stop()
+    finally:
+        running.stop()
+        thread.join(timeout=10)
+        server.terminate()
+        server.wait()
+
+
+def _redis_up(port: int) -> bool:
+    try:
+        return bool(redis.Redis(port=port, socket_connect_timeout=0.2).ping())
+    except redis.RedisError:
+        return False
+
+
+class _Client:
+    """A raw MQTT 5 client logged in as some user, collecting what it receives."""
+
+    def __init__(self, broker: Broker, user: str, password: str) -> None:
+        self.received: list[mqtt.MQTTMessage] = []
+        self.client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.client.username_pw_set(user, password)
+        self.client.on_message = lambda _c, _u, message: self.received.append(message)
+        self.client.connect("127.0.0.1", broker.port)
+        self.client.loop_start()
+
+    def publish(self, topic: str, payload: bytes | str) -> mqtt.MQTTMessageInfo:
+        info = self.client.publish(topic, payload, qos=1)
+        info.wait_for_publish(5)
+        return info
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _batch(device_id: str, seqs: list[int], payload_device: str | None = None) -> SyncBatch:
+    items = [
+        OutboxItem(
+            msg_id=f"m-{device_id}-{seq}", seq=seq, kind="turn",
+            turn=TurnRecord(device_id=payload_device or device_id, conversation_id="c1", turn_id=f"t-{seq}", seq=seq,
+                            role="person", text=f"turno {seq}", language="pt", started_at=datetime.now(UTC),
+                            audio_duration_s=1.0, timings=StageTimings()),
+        )
+        for seq in seqs
+    ]  # fmt: skip
+    return SyncBatch(device_id=device_id, batch_id=uuid.uuid4().hex, items=items)
+
+
+def test_order_by_seq_holds_when_batches_arrive_out_of_order(
+    broker: Broker, ingestor: Ingestor, db: psycopg.Connection[Any]
+) -> None:
+    device = _Client(broker, "dev-1", device_password("dev-1"))
+    try:
+        for seqs in ([7, 8, 9], [1, 2, 3], [4, 5, 6], [1, 2, 3]):  # late, early, middle, and a duplicate
+            device.publish(sync_up_topic(TENANT, "dev-1"), _batch("dev-1", seqs).model_dump_json())
+        _wait(lambda: _count(db)[0] == 9, 20, "nine turns")
+    finally:
+        device.close()
+    assert [r[0] for r in db.execute("SELECT seq FROM turn WHERE device_id = 'dev-1' ORDER BY seq")] == list(
+        range(1, 10)
+    )
+
+
+def test_a_device_cannot_publish_as_another_and_a_forged_payload_is_rejected(
+    broker: Broker, ingestor: Ingestor, db: psycopg.Connection[Any]
+) -> None:
+    device = _Client(broker, "dev-1", device_password("dev-1"))
+    device.client.subscribe(sync_ack_topic(TENANT, "dev-1"), qos=1)
+    time.sleep(0.3)
+    try:
+        denied = device.publish(sync_up_topic(TENANT, "dev-2"), _batch("dev-2", [1]).model_dump_json())
+        forged = _batch("dev-1", [1, 2], payload_device="dev-2")
+        device.publish(sync_up_topic(TENANT, "dev-1"), forged.model_dump_json())
+        _wait(lambda: bool(device.received), 10, "the rejection ack")
+    finally:
+        device.close()
+    assert denied.rc == mqtt.MQTT_ERR_SUCCESS  # the broker took the packet but (ACL) delivered it to nobody
+    ack = SyncAck.model_validate_json(device.received[0].payload)
+    assert ack.batch_id == forged.batch_id and ack.acked == [] and len(ack.rejected) == 2
+    assert _count(db, "dev-2") == (0, 0) and _count(db, "dev-1") == (0, 0)
+    reasons = [r[0] for r in db.execute("SELECT reason FROM dead_letter ORDER BY id")]
+    assert any("dev-2" in reason for reason in reasons)
+
+
+def test_bad_payloads_are_dead_lettered_and_the_ingestor_stays_up(
+    broker: Broker, ingestor: Ingestor, db: psycopg.Connection[Any]
+) -> None:
+    device = _Client(broker, "dev-1", device_password("dev-1"))
+    topic = sync_up_topic(TENANT, "dev-1")
+    try:
+        device.publish(topic, b"{not json")
+        device.publish(topic, _batch("dev-1", [1]).model_dump_json().replace('"schema_version":1', '"schema_version":9'))
+        device.publish(topic, json.dumps({"device_id": "dev-1", "batch_id": "x", "items": [], "pad": "x" * 1_100_000}))
+        device.publish(f"papo/v1/{TENANT}/dev-1/telemetry", b'{"cpu_pct": -1}')
+        device.publish(topic, _batch("dev-1", [5]).model_dump_json())  # a good one after the bad ones
+        _wait(lambda: _count(db)[0] == 1, 20, "the good batch")
+    finally:
+        device.close()
+    reasons = [r[0] for r in db.execute("SELECT reason FROM dead_letter ORDER BY id")]
+    assert len(reasons) == 4, reasons
+    assert any("not JSON" in r for r in reasons) and any("schema_version" in r for r in reasons)
+    assert any("over the" in r for r in reasons) and any("invalid payload" in r for r in reasons)

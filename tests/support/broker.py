@@ -1,0 +1,67 @@
+"""A Mosquitto of the tests' own, on a free port, with Papo's config, per-device passwords and ACL."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from papo_sync.cloud.broker import write_broker_files
+
+CLOUD_USERS = {"ingest": "ingest-secret", "fleet": "fleet-secret"}
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def device_password(device_id: str) -> str:
+    """The test password of a device."""
+    return f"pw-{device_id}"
+
+
+class Broker:
+    """Start, stop and restart a real mosquitto."""
+
+    def __init__(self, directory: Path, devices: list[str]) -> None:
+        if shutil.which("mosquitto") is None:
+            raise RuntimeError("mosquitto is not installed; `make test` installs it")
+        self.port = free_port()
+        users = {**CLOUD_USERS, **{d: device_password(d) for d in devices}}
+        self.config = write_broker_files(directory, self.port, users, list(CLOUD_USERS))
+        self.log = directory / "mosquitto.log"
+        self._process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        """Start mosquitto and wait until it accepts connections."""
+        with self.log.open("ab") as log:
+            self._process = subprocess.Popen(["mosquitto", "-c", str(self.config)], stdout=log, stderr=log)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                if self._process.poll() is not None:
+                    raise RuntimeError(f"mosquitto exited: {self.log.read_text()[-2000:]}") from None
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start")
+
+    def stop(self) -> None:
+        """Stop mosquitto (it saves its persistent sessions)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+        self._process = None
+
+    def restart(self, down_s: float = 1.0) -> None:
+        """Stop, wait, start again."""
+        self.stop()
+        time.sleep(down_s)
+        self.start()
