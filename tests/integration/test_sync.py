@@ -379,7 +379,9 @@ def test_bad_payloads_are_dead_lettered_and_the_ingestor_stays_up(
     topic = sync_up_topic(TENANT, "dev-1")
     try:
         device.publish(topic, b"{not json")
-        device.publish(topic, _batch("dev-1", [1]).model_dump_json().replace('"schema_version":1', '"schema_version":9'))
+        device.publish(
+            topic, _batch("dev-1", [1]).model_dump_json().replace('"schema_version":1', '"schema_version":9')
+        )
         device.publish(topic, json.dumps({"device_id": "dev-1", "batch_id": "x", "items": [], "pad": "x" * 1_100_000}))
         device.publish(f"papo/v1/{TENANT}/dev-1/telemetry", b'{"cpu_pct": -1}')
         device.publish(topic, _batch("dev-1", [5]).model_dump_json())  # a good one after the bad ones

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -33,7 +34,8 @@ class Broker:
             raise RuntimeError("mosquitto is not installed; `make test` installs it")
         self.port = free_port()
         users = {**CLOUD_USERS, **{d: device_password(d) for d in devices}}
-        self.config = write_broker_files(directory, self.port, users, list(CLOUD_USERS))
+        run_as = "root" if os.geteuid() == 0 else os.environ.get("USER", "mosquitto")  # it must read these files
+        self.config = write_broker_files(directory, self.port, users, list(CLOUD_USERS), run_as=run_as)
         self.log = directory / "mosquitto.log"
         self._process: subprocess.Popen[bytes] | None = None
         self.start()

@@ -8,6 +8,7 @@ from pathlib import Path
 CONFIG_TEMPLATE = """\
 # Papo Social broker (Mosquitto 2). Anonymous clients are refused; every device has its own password.
 per_listener_settings false
+user {run_as}
 allow_anonymous false
 password_file {password_file}
 acl_file {acl_file}
@@ -47,6 +48,7 @@ def write_broker_files(
     bind: str = "127.0.0.1",
     tls: tuple[Path, Path, Path] | None = None,
     max_packet_size: int = 2_000_000,
+    run_as: str = "mosquitto",
 ) -> Path:
     """Write mosquitto.conf, the password file (hashed by mosquitto_passwd) and the ACL; the config's path."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -63,7 +65,7 @@ def write_broker_files(
     config.write_text(
         CONFIG_TEMPLATE.format(
             password_file=passwords, acl_file=acl, data_dir=data, port=port, bind=bind, tls=tls_block,
-            max_packet_size=max_packet_size,
+            max_packet_size=max_packet_size, run_as=run_as,
         )
     )  # fmt: skip
     return config

@@ -74,6 +74,8 @@ class Plan:
 
 def _reason(exc: ValidationError) -> str:
     first = exc.errors()[0]
+    if first.get("type") == "json_invalid":
+        return f"not JSON: {first.get('msg')}"
     where = ".".join(str(p) for p in first.get("loc", ()))
     return f"invalid payload: {where or 'body'}: {first.get('msg')} ({exc.error_count()} problem(s))"
 
