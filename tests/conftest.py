@@ -17,6 +17,8 @@ from papo.settings import load_settings
 from support.pulse import PulseRig
 from support.speech import SpeechMaker
 
+pytest_plugins = ["support.sync_fixtures"]
+
 SENTENCES = [
     "Olá, meu nome é Maria e hoje eu quero conversar sobre o meu neto.",
     "Me lembra de tomar o remédio às oito horas.",

@@ -17,11 +17,13 @@ from papo.audio.sources import FrameSource
 from papo.cache import open_cache
 from papo.conversation.runtime import ConversationRuntime
 from papo.errors import PapoError
+from papo.fleet import FleetLink
 from papo.service import VoiceService
 from papo.settings import Settings
 from papo.speech.tts import Speaker
 from papo.store.db import TurnStore
 from papo.web.health import HealthController
+from papo_sync.protocol import Command, CommandResult
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ def create_app(settings: Settings, open_source: Callable[[], FrameSource] | None
     speaker = open_speaker(settings.audio.output_device) if settings.conversation.enabled else None
     conversation = _conversation(settings, store, speaker, cache)
     voice = VoiceService(settings, store, open_source=open_source, conversation=conversation)
+    link = _fleet_link(settings, store, voice) if settings.sync.enabled else None
 
     @asynccontextmanager
     async def pipeline_lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -40,11 +43,15 @@ def create_app(settings: Settings, open_source: Callable[[], FrameSource] | None
         if conversation is not None:
             tasks.append(asyncio.create_task(asyncio.to_thread(conversation.start), name="conversation-start"))
             tasks.append(asyncio.create_task(voice.run_reminders(), name="reminders"))
+        if link is not None:
+            link.start()
         log.info("daemon started", extra={"host": settings.server.host, "port": settings.server.port})
         try:
             yield
         finally:
             voice.stop()
+            if link is not None:
+                await asyncio.to_thread(link.stop)
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
                     await asyncio.wait_for(task, timeout=10)
@@ -60,8 +67,30 @@ def create_app(settings: Settings, open_source: Callable[[], FrameSource] | None
     return Litestar(
         route_handlers=[HealthController],
         lifespan=[pipeline_lifespan],
-        state=State({"voice": voice, "store": store}),
+        state=State({"voice": voice, "store": store, "fleet": link}),
     )
+
+
+def _fleet_link(settings: Settings, store: TurnStore, voice: VoiceService) -> FleetLink:
+    def ok(command: Command, detail: str, **data: object) -> CommandResult:
+        return CommandResult(command_id=command.command_id, ok=True, detail=detail, data=data)
+
+    def restart(command: Command) -> CommandResult:
+        voice.restart_input()
+        return ok(command, "the audio input is being reopened")
+
+    def delete_history(command: Command) -> CommandResult:
+        erased = store.delete_history()
+        return ok(command, f"erased {erased} turns here; the cloud erases its copy", turns=erased)
+
+    def forget_memories(command: Command) -> CommandResult:
+        memory = voice.conversation.companion.memory if voice.conversation is not None else None
+        if memory is None:
+            return CommandResult(command_id=command.command_id, ok=False, detail="memory is not loaded")
+        return ok(command, "memories erased", memories=memory.forget_all())
+
+    commands = {"restart-pipeline": restart, "delete-history": delete_history, "forget-memories": forget_memories}
+    return FleetLink(settings, store, lambda: voice.status.state.value, commands)
 
 
 def _conversation(

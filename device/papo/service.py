@@ -95,6 +95,7 @@ class VoiceService:
         self._open_source = open_source or (lambda: open_microphone(settings.audio))
         self._engine_loader = engine_loader
         self._stop = threading.Event()
+        self._restart = threading.Event()
         self.conversation = conversation
 
     def _companion_on(self) -> bool:
@@ -132,6 +133,10 @@ class VoiceService:
         """Ask the pipeline to stop; `run()` returns soon after."""
         self._stop.set()
 
+    def restart_input(self) -> None:
+        """Close and reopen the audio input (a fleet command, or after a settings change)."""
+        self._restart.set()
+
     def _set(self, state: PipelineState, detail: str, retry_in_s: float | None = None) -> None:
         self.status.state, self.status.detail, self.status.retry_in_s = state, detail, retry_in_s
 
@@ -154,7 +159,7 @@ class VoiceService:
         def capture() -> None:
             frames = 0
             try:
-                while not self._stop.is_set():
+                while not self._stop.is_set() and not self._restart.is_set():
                     for pending in listener.feed(source.read()):
                         loop.call_soon_threadsafe(queue.put_nowait, pending)
                     if companion is not None and listener.speech_frames >= BARGE_IN_FRAMES and companion.speaking:
@@ -163,6 +168,7 @@ class VoiceService:
                     if frames % 32 == 0:
                         self.status.dropped_samples = source.overruns
             finally:
+                self._restart.clear()
                 source.close()
                 loop.call_soon_threadsafe(queue.put_nowait, None)
 
@@ -177,7 +183,7 @@ class VoiceService:
         except Exception as exc:  # one broken stream must not end the daemon's listening for good
             self._set(PipelineState.FAILED, f"capture failed: {exc}", retry_in_s=1.0)
             log.exception("capture failed; reopening the input")
-        if not self._stop.is_set():
+        if not self._stop.is_set() and self.status.state is not PipelineState.LISTENING:
             await asyncio.to_thread(self._stop.wait, 1.0)
 
     async def _keep(self, engine: SpeechEngine, pending: PendingUtterance) -> None:

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
+    JsonConfigSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -28,6 +29,12 @@ def default_state_dir() -> Path:
         return Path(service_dir.split(":")[0])
     xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(xdg) / "papo"
+
+
+def fleet_settings_path() -> Path:
+    """The settings the fleet asked for (desired state), kept in the state directory."""
+    state = os.environ.get("PAPO_STATE_DIR")
+    return (Path(state) if state else default_state_dir()) / "fleet-settings.json"
 
 
 def config_path() -> Path:
@@ -154,6 +161,22 @@ class ConversationSettings(Section):
     )
 
 
+class SyncSettings(Section):
+    """Syncing conversations to the cloud and fleet management, over MQTT."""
+
+    enabled: bool = Field(default=False, description="Connect to the fleet broker")
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    tenant: str = Field(default="default", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="The family or organisation")
+    username: str | None = Field(default=None, description="Broker user (default: the device id)")
+    password_file: Path | None = Field(default=None, description="File holding the device's broker password")
+    tls_ca: Path | None = Field(default=None, description="CA bundle: turns TLS on")
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    telemetry_every_s: float = Field(default=60.0, ge=1, le=3600)
+    batch_items: int = Field(default=200, ge=1, le=500)
+
+
 class Settings(BaseSettings):
     """Everything papo can be configured with."""
 
@@ -171,6 +194,7 @@ class Settings(BaseSettings):
     llm: LlmSettings = LlmSettings()
     tts: TtsSettings = TtsSettings()
     conversation: ConversationSettings = ConversationSettings()
+    sync: SyncSettings = SyncSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -181,8 +205,13 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Order the sources: explicit arguments, then PAPO_* variables, then the TOML file."""
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_path()))
+        """Order the sources: explicit arguments, PAPO_* variables, the fleet's desired settings, the TOML file."""
+        return (
+            init_settings,
+            env_settings,
+            JsonConfigSettingsSource(settings_cls, json_file=fleet_settings_path()),
+            TomlConfigSettingsSource(settings_cls, toml_file=config_path()),
+        )
 
     @property
     def models_dir(self) -> Path:

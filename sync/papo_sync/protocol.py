@@ -82,6 +82,15 @@ def parse_topic(topic: str) -> tuple[str, str, str] | None:
     return parts[2], parts[3], parts[4]
 
 
+def merge_settings(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """The desired-state rule both ends follow: `changes` overlay `base`, section by section."""
+    merged = dict(base)
+    for key, value in changes.items():
+        nested = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = merge_settings(merged[key], value) if nested else value
+    return merged
+
+
 class WireModel(BaseModel):
     """Base of every payload: strict about unknown fields and frozen once built."""
 

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from papo.store.db import NewTurn, TurnStore
 from papo.store.outbox import Outbox
 from papo_sync.cloud.ingest import Ingestor
-from papo_sync.cloud.schema import migrate
-from papo_sync.cloud.settings import BrokerSettings, CloudSettings
+from papo_sync.cloud.settings import CloudSettings
 from papo_sync.device.agent import AgentConfig, SyncAgent
 from papo_sync.protocol import (
     OutboxItem,
@@ -37,62 +36,11 @@ from papo_sync.protocol import (
     sync_up_topic,
 )
 from support.broker import CLOUD_USERS, Broker, device_password, free_port
+from support.sync_fixtures import ADMIN_URL
 
 pytestmark = pytest.mark.services
 
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 TENANT = "acme"
-
-
-@pytest.fixture(scope="session")
-def database() -> Iterator[str]:
-    name = f"papo_test_{os.getpid()}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name}")
-        admin.execute(f"CREATE DATABASE {name}")
-    url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-    migrate(url)
-    yield url
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-@pytest.fixture
-def db(database: str) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(database, autocommit=True) as connection:
-        connection.execute(
-            "TRUNCATE turn, wellbeing_event, tombstone, dead_letter, device, desired_state, reported_state, "
-            "device_command"
-        )
-        yield connection
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    running = Broker(tmp_path / "broker", ["dev-1", "dev-2"])
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def cloud(broker: Broker, database: str) -> CloudSettings:
-    return CloudSettings(
-        database_url=database,
-        redis_prefix=f"t{uuid.uuid4().hex[:8]}",
-        broker=BrokerSettings(port=broker.port, username="ingest", password=CLOUD_USERS["ingest"]),
-        batch_wait_ms=10,
-    )
-
-
-@pytest.fixture
-def ingestor(cloud: CloudSettings) -> Iterator[Ingestor]:
-    running = Ingestor(cloud)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    assert running.connected.wait(10)
-    yield running
-    running.stop()
-    thread.join(timeout=10)
 
 
 def _store(path: Path, device_id: str, turns: int) -> TurnStore:

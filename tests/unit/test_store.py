@@ -29,12 +29,12 @@ def test_schema_is_migrated_and_wal_is_on(state_dir: Path) -> None:
     store.close()
     with sqlite3.connect(state_dir / "papo.sqlite3") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0003"
         columns = {row[1] for row in db.execute("PRAGMA table_info(turn)")}
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"text", "audio_duration_s", "vad_ms", "stt_ms", "eos_to_text_ms", "stt_model", "vad_model"} <= columns
     assert {"reply_to", "eos_to_first_token_ms", "eos_to_first_audio_ms", "llm_model", "tts_voice"} <= columns
-    assert {"memory", "reminder", "wellbeingevent"} <= tables
+    assert {"memory", "reminder", "wellbeingevent", "outbox"} <= tables
 
 
 def test_a_version_0001_store_is_upgraded_in_place_keeping_its_turns(state_dir: Path) -> None:
@@ -88,3 +88,22 @@ def test_read_only_state_dir_is_a_clear_error_and_loses_nothing(state_dir: Path,
         TurnStore(path, "dev-1", 300)
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT text FROM turn").fetchall() == [("guardado",)]
+
+
+def test_each_turn_and_wellbeing_event_is_queued_for_sync_in_the_same_transaction(state_dir: Path) -> None:
+    from papo.store.outbox import Outbox
+    from papo.store.records import CompanionRecords
+
+    store = TurnStore(state_dir / "papo.sqlite3", "dev-1", 300)
+    turn = store.record(_turn("bom dia"), "mic")
+    CompanionRecords(store.engine).add_wellbeing("fall", "high", "caí", "rules", turn.id)
+    items = Outbox(store.engine).pending(10, set())
+    assert [i.kind for i in items] == ["turn", "wellbeing"]
+    assert items[0].turn is not None and items[0].turn.text == "bom dia" and items[0].turn.device_id == "dev-1"
+    assert items[1].wellbeing is not None and items[1].wellbeing.turn_id == turn.id
+    assert items[0].seq < items[1].seq
+    assert store.delete_history() == 1
+    remaining = Outbox(store.engine).pending(10, set())
+    assert [i.kind for i in remaining] == ["wellbeing", "tombstone"]  # the unsent turn is not uploaded any more
+    assert store.count_turns() == 0
+    store.close()

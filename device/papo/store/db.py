@@ -13,13 +13,13 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, func
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
 from papo.errors import StoreError
 from papo.statedir import writable_dir
 from papo.store.ids import new_id
-from papo.store.outbox import turn_row
-from papo.store.tables import Conversation, Turn
+from papo.store.outbox import tombstone_row, turn_row
+from papo.store.tables import Conversation, OutboxRow, Turn
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,19 @@ class TurnStore:
         if latest is not None and now - latest.last_turn_at <= self._idle:
             return latest
         return Conversation(id=new_id(), device_id=self._device_id, source=source, started_at=now, last_turn_at=now)
+
+    def delete_history(self) -> int:
+        """Erase every conversation here and replicate the erasure to the cloud (a tombstone); turns erased."""
+        try:
+            with Session(self.engine) as session, session.begin():
+                count = int(session.exec(select(func.count()).select_from(Turn)).one())
+                session.exec(delete(OutboxRow).where(col(OutboxRow.kind) == "turn"))
+                session.exec(delete(Turn))
+                session.exec(delete(Conversation))
+                session.add(tombstone_row("all_history", []))
+                return count
+        except (SQLAlchemyError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot erase the history in {self.path}: {_reason(exc)}") from None
 
     def recent_turns(self, limit: int = 20, conversation_id: str | None = None) -> list[Turn]:
         """Return the newest turns (of one conversation, if given), newest first."""

@@ -8,6 +8,7 @@ from litestar import Controller, get
 from litestar.datastructures import State
 
 from papo import __version__
+from papo.fleet import FleetLink
 from papo.service import VoiceService
 
 
@@ -20,6 +21,7 @@ class HealthController(Controller):
     def health(self, state: State) -> dict[str, Any]:
         """Report the daemon's version, the pipeline state and the models in use."""
         service: VoiceService = state.voice
+        link: FleetLink | None = state.fleet
         status = service.status
         return {
             "status": "ok",
@@ -34,6 +36,7 @@ class HealthController(Controller):
                 "last_heard_at": status.last_heard_at,
             },
             "conversation": _conversation(service),
+            "sync": _sync(link),
             "models": status.models,
             "model_versions": status.model_versions,
         }
@@ -54,4 +57,19 @@ def _conversation(service: VoiceService) -> dict[str, Any]:
         "memories": None if companion.memory is None else companion.memory.count(),
         "speaking": companion.speaking,
         "load_ms": None if status.load_ms is None else round(status.load_ms),
+    }
+
+
+def _sync(link: FleetLink | None) -> dict[str, Any]:
+    if link is None:
+        return {"enabled": False}
+    status = link.agent.status
+    return {
+        "enabled": True,
+        "connected": status.connected,
+        "last_sync_at": status.last_sync_at,
+        "acked": status.acked,
+        "rejected": status.rejected,
+        "applied_version": status.applied_version,
+        "last_error": status.last_error,
     }

@@ -19,6 +19,7 @@ from papo_sync.protocol import (
     DesiredState,
     command_result_topic,
     command_topic,
+    merge_settings,
     shadow_delta_topic,
 )
 
@@ -73,11 +74,14 @@ class Fleet:
         return [str(r["device_id"]) for r in rows.fetchall()]
 
     def set_config(self, device_id: str, changes: dict[str, Any], expected_version: int | None = None) -> DesiredState:
-        """Merge `changes` into the device's desired settings as a new version, and publish it (retained)."""
+        """Merge `changes` into the settings the device last accepted, as a new version; publish it (retained)."""
         tenant = self._tenant(device_id)
         with self._db.transaction():
             row = self._db.execute(
-                "SELECT version, settings FROM desired_state WHERE device_id = %s FOR UPDATE", (device_id,)
+                "SELECT version FROM desired_state WHERE device_id = %s FOR UPDATE", (device_id,)
+            ).fetchone()
+            applied = self._db.execute(
+                "SELECT settings FROM reported_state WHERE device_id = %s", (device_id,)
             ).fetchone()
             current = 0 if row is None else int(row["version"])
             if expected_version is not None and expected_version != current:
@@ -85,7 +89,8 @@ class Fleet:
                     f"stale version: {device_id} is at desired version {current}, not {expected_version}; "
                     "read it again (`papo-cloud fleet devices`) and retry"
                 )
-            merged = {**({} if row is None else dict(row["settings"])), **changes}
+            # on top of what the device accepted last: a refused change is not carried into the next version
+            merged = merge_settings({} if applied is None else dict(applied["settings"]), changes)
             desired = DesiredState(version=current + 1, settings=merged)
             self._db.execute(
                 "INSERT INTO desired_state (device_id, version, settings, updated_at) VALUES (%s, %s, %s, now()) "

@@ -57,7 +57,8 @@ def write(connection: psycopg.Connection[Any], plan: Plan) -> None:
             cursor.execute(
                 "INSERT INTO reported_state (device_id, version, settings, accepted, reason, reported_at) "
                 "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (device_id) DO UPDATE SET version = EXCLUDED.version, "
-                "settings = EXCLUDED.settings, accepted = EXCLUDED.accepted, reason = EXCLUDED.reason, "
+                "settings = CASE WHEN EXCLUDED.accepted THEN EXCLUDED.settings ELSE reported_state.settings END, "
+                "accepted = EXCLUDED.accepted, reason = EXCLUDED.reason, "
                 "reported_at = EXCLUDED.reported_at",
                 (device_id, reported.version, json.dumps(reported.settings), reported.accepted, reported.reason, at),
             )

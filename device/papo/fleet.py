@@ -1,0 +1,138 @@
+"""The device's link to the fleet: the sync agent with papo's outbox, telemetry, commands and desired settings."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+from pydantic import ValidationError
+
+from papo import __version__
+from papo.settings import Settings, fleet_settings_path
+from papo.store.db import TurnStore
+from papo.store.outbox import Outbox
+from papo_sync.device.agent import AgentConfig, SyncAgent
+from papo_sync.protocol import Command, CommandResult, DesiredState, ReportedState, Telemetry, merge_settings
+
+log = logging.getLogger(__name__)
+
+CommandHandler = Callable[[Command], CommandResult]
+
+
+def next_session(state_dir: Path) -> int:
+    """The session number of this run (the last run's plus one), so a stale last will never wins."""
+    path = state_dir / "sync-session"
+    try:
+        last = int(path.read_text().strip())
+    except (OSError, ValueError):
+        last = 0
+    path.write_text(str(last + 1))
+    return last + 1
+
+
+def apply_desired(desired: DesiredState) -> ReportedState:
+    """Validate the fleet's settings against Settings; keep them (for the next start) or refuse with the reason."""
+    path = fleet_settings_path()
+    try:
+        current = json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError):
+        current = {}
+    candidate = merge_settings(current, desired.settings)
+    if any(key in candidate for key in ("state_dir", "sync")):
+        return ReportedState(
+            version=desired.version, accepted=False, reason="state_dir and sync are set on the device only"
+        )
+    try:
+        Settings.model_validate(candidate)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return ReportedState(version=desired.version, accepted=False, reason=f"{where}: {first['msg']}")
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(candidate, indent=2))
+    temporary.replace(path)
+    path.with_name("fleet-version").write_text(str(desired.version))
+    log.info("fleet settings kept; they apply at the next start", extra={"version": desired.version})
+    return ReportedState(version=desired.version, settings=candidate, accepted=True)
+
+
+def _temperature() -> float | None:
+    reader = getattr(psutil, "sensors_temperatures", None)
+    if reader is None:
+        return None
+    for readings in reader().values():
+        if readings:
+            return float(readings[0].current)
+    return None
+
+
+class FleetLink:
+    """Builds and runs the sync agent for the daemon."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: TurnStore,
+        pipeline_state: Callable[[], str],
+        commands: Mapping[str, CommandHandler],
+    ) -> None:
+        self._settings = settings
+        self._outbox = Outbox(store.engine)
+        self._pipeline_state = pipeline_state
+        self._commands = commands
+        sync = settings.sync
+        password = sync.password_file.read_text().strip() if sync.password_file is not None else None
+        config = AgentConfig(
+            host=sync.host, port=sync.port, tenant=sync.tenant, device_id=settings.device_id,
+            username=sync.username or settings.device_id, password=password, tls_ca=sync.tls_ca,
+            tls_cert=sync.tls_cert, tls_key=sync.tls_key, version=__version__, batch_items=sync.batch_items,
+            telemetry_every_s=sync.telemetry_every_s,
+        )  # fmt: skip
+        self.agent = SyncAgent(
+            config, self._outbox, next_session(settings.state_dir), telemetry=self.telemetry,
+            on_command=self._command, on_desired=apply_desired, applied_version=self._applied_version(),
+        )  # fmt: skip
+        psutil.cpu_percent(None)
+
+    def _applied_version(self) -> int:
+        path = fleet_settings_path().with_name("fleet-version")
+        try:
+            return int(path.read_text())
+        except (OSError, ValueError):
+            return 0
+
+    def telemetry(self) -> Telemetry:
+        """The device's health now."""
+        last = self.agent.status.last_sync_at
+        return Telemetry(
+            at=datetime.now(UTC), cpu_pct=psutil.cpu_percent(None), memory_pct=psutil.virtual_memory().percent,
+            disk_pct=psutil.disk_usage(str(self._settings.state_dir)).percent, temperature_c=_temperature(),
+            version=__version__, outbox_depth=self._outbox.depth(),
+            last_sync_at=None if last is None else datetime.fromtimestamp(last, UTC),
+            pipeline_state=self._pipeline_state(),
+        )  # fmt: skip
+
+    def _command(self, command: Command) -> CommandResult:
+        handler = self._commands.get(command.name)
+        if handler is None:
+            return CommandResult(command_id=command.command_id, ok=False, detail=f"{command.name} is not available")
+        started = time.monotonic()
+        result = handler(command)
+        log.info(
+            "fleet command",
+            extra={"command": command.name, "ok": result.ok, "ms": round((time.monotonic() - started) * 1000)},
+        )
+        return result
+
+    def start(self) -> None:
+        """Connect and drain in the background."""
+        self.agent.start()
+
+    def stop(self) -> None:
+        """Say offline and disconnect."""
+        self.agent.stop()

@@ -1,0 +1,71 @@
+"""Fixtures for sync tests: a test database (migrated), a Mosquitto of our own, cloud settings, an ingestor."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from papo_sync.cloud.ingest import Ingestor
+from papo_sync.cloud.schema import migrate
+from papo_sync.cloud.settings import BrokerSettings, CloudSettings
+from support.broker import CLOUD_USERS, Broker
+
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session")
+def database() -> Iterator[str]:
+    name = f"papo_test_{os.getpid()}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name}")
+    url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    migrate(url)
+    yield url
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def db(database: str) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(database, autocommit=True) as connection:
+        connection.execute(
+            "TRUNCATE turn, wellbeing_event, tombstone, dead_letter, device, desired_state, reported_state, "
+            "device_command"
+        )
+        yield connection
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    running = Broker(tmp_path / "broker", ["dev-1", "dev-2"])
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def cloud(broker: Broker, database: str) -> CloudSettings:
+    return CloudSettings(
+        database_url=database,
+        redis_prefix=f"t{uuid.uuid4().hex[:8]}",
+        broker=BrokerSettings(port=broker.port, username="ingest", password=CLOUD_USERS["ingest"]),
+        batch_wait_ms=10,
+    )
+
+
+@pytest.fixture
+def ingestor(cloud: CloudSettings) -> Iterator[Ingestor]:
+    running = Ingestor(cloud)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    assert running.connected.wait(10)
+    yield running
+    running.stop()
+    thread.join(timeout=10)
