@@ -55,6 +55,12 @@ class Broker:
                 time.sleep(0.05)
         raise RuntimeError("mosquitto did not start")
 
+    @property
+    def pid(self) -> int:
+        """The running mosquitto's process id."""
+        assert self._process is not None
+        return self._process.pid
+
     def stop(self) -> None:
         """Stop mosquitto (it saves its persistent sessions)."""
         if self._process is not None and self._process.poll() is None:

@@ -16,6 +16,7 @@ persistence true
 persistence_location {data_dir}/
 max_packet_size {max_packet_size}
 max_queued_messages 10000
+set_tcp_nodelay true
 listener {port} {bind}
 {tls}
 """
@@ -55,9 +56,9 @@ def write_broker_files(
     data = directory / "data"
     data.mkdir(exist_ok=True)
     passwords = directory / "passwd"
-    passwords.write_text("")
-    for user, password in users.items():
-        subprocess.run(["mosquitto_passwd", "-b", str(passwords), user, password], check=True, capture_output=True)
+    passwords.write_text("".join(f"{user}:{password}\n" for user, password in users.items()))
+    passwords.chmod(0o600)
+    subprocess.run(["mosquitto_passwd", "-U", str(passwords)], check=True, capture_output=True)  # hash in place
     acl = directory / "acl"
     acl.write_text(render_acl(cloud_users))
     tls_block = "" if tls is None else TLS_TEMPLATE.format(ca=tls[0], cert=tls[1], key=tls[2])

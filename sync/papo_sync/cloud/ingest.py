@@ -18,6 +18,7 @@ from papo_sync.cloud.live import LiveView
 from papo_sync.cloud.mqtt import new_client
 from papo_sync.cloud.settings import CloudSettings
 from papo_sync.protocol import ingest_subscription, sync_ack_topic
+from papo_sync.tcp import disable_nagle
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class Ingestor:
         if reason.is_failure:
             log.error("broker refused the ingestor", extra={"reason": str(reason)})
             return
+        disable_nagle(client)
         for kind in SUBSCRIPTIONS:
             client.subscribe(ingest_subscription(kind), qos=1)
         self.connected.set()

@@ -35,6 +35,7 @@ from papo_sync.protocol import (
     sync_up_topic,
     telemetry_topic,
 )
+from papo_sync.tcp import disable_nagle
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +191,7 @@ class SyncAgent:
             self.status.last_error = f"broker refused the connection: {reason}"
             log.error("sync: broker refused the connection", extra={"reason": str(reason)})
             return
+        disable_nagle(client)
         config = self.config
         birth = Presence(state="online", session_seq=self.status.session_seq, version=config.version)
         client.publish(state_topic(config.tenant, config.device_id), birth.model_dump_json(), qos=1, retain=True)

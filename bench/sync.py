@@ -1,0 +1,340 @@
+"""Benchmark: ingest throughput vs a naive consumer, a 10,000-turn drain, 1,000 connected devices.
+
+Ingest: 1 and 2 ingestor processes against a naive one-INSERT-per-message consumer. Drain: an offline
+backlog of 10,000 turns from one device. Fleet: 1,000 connected devices (CPU, p99 publish → commit).
+
+Run: uv run python bench/sync.py [--quick]   (about 4 minutes; needs PostgreSQL and Redis on their standard
+ports and the mosquitto program; it starts its own broker and uses a database `papo_bench`)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+
+from papo.store.db import TurnStore
+from papo.store.outbox import Outbox, turn_row
+from papo.store.tables import Conversation, Turn
+from papo_sync.cloud.schema import migrate
+from papo_sync.device.agent import AgentConfig, SyncAgent
+from papo_sync.protocol import (
+    OutboxItem,
+    StageTimings,
+    SyncAck,
+    SyncBatch,
+    Telemetry,
+    TurnRecord,
+    ingest_subscription,
+    sync_up_topic,
+    telemetry_topic,
+)
+from papo_sync.tcp import disable_nagle
+from support.broker import Broker, device_password
+
+ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+DATABASE = "postgresql://postgres@127.0.0.1:5432/papo_bench"
+TENANT = "bench"
+PAPO_CLOUD = str(Path(sys.executable).with_name("papo-cloud"))
+
+
+def _client(broker: Broker, user: str, password: str, name: str) -> mqtt.Client:
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=name, protocol=mqtt.MQTTv5)
+    client.username_pw_set(user, password)
+    return client
+
+
+def _batches(devices: int, turns: int, per_batch: int) -> list[tuple[str, str, list[str]]]:
+    """Pre-serialised sync batches: (topic, payload, msg_ids)."""
+    now = datetime.now(UTC)
+    out = []
+    per_device = turns // devices
+    for d in range(devices):
+        device = f"dev-{d:04d}"
+        for start in range(0, per_device, per_batch):
+            items = [
+                OutboxItem(
+                    msg_id=uuid.uuid4().hex, seq=seq, kind="turn",
+                    turn=TurnRecord(device_id=device, conversation_id="c", turn_id=uuid.uuid4().hex, seq=seq,
+                                    role="person", text=f"Hoje eu fui à feira e comprei frutas, número {seq}.",
+                                    language="pt", started_at=now, audio_duration_s=2.5,
+                                    timings=StageTimings(stt_ms=150.0, eos_to_text_ms=480.0)),
+                )
+                for seq in range(start, min(start + per_batch, per_device))
+            ]  # fmt: skip
+            batch = SyncBatch(device_id=device, batch_id=uuid.uuid4().hex, items=items)
+            out.append((sync_up_topic(TENANT, device), batch.model_dump_json(), [i.msg_id for i in items]))
+    return out
+
+
+def _env(broker: Broker) -> dict[str, str]:
+    import os
+
+    return {
+        **os.environ, "PAPO_CLOUD_DATABASE_URL": DATABASE, "PAPO_CLOUD_REDIS_PREFIX": "bench",
+        "PAPO_CLOUD_BROKER__PORT": str(broker.port), "PAPO_CLOUD_BROKER__USERNAME": "ingest",
+        "PAPO_CLOUD_BROKER__PASSWORD": "ingest-secret",
+    }  # fmt: skip
+
+
+def _truncate() -> None:
+    with psycopg.connect(DATABASE, autocommit=True) as db:
+        db.execute("TRUNCATE turn, device, dead_letter")
+
+
+def _throughput(broker: Broker, consumers: list[subprocess.Popen[bytes]], batches: list[Any], turns: int) -> float:
+    """Turns per second from the first publish to the last application ack."""
+    _truncate()
+    acked = threading.Event()
+    count = [0]
+    client = _client(broker, "ingest", "ingest-secret", f"bench-pub-{uuid.uuid4().hex[:6]}")
+
+    def on_message(_: Any, __: Any, message: mqtt.MQTTMessage) -> None:
+        count[0] += len(SyncAck.model_validate_json(message.payload).acked)
+        if count[0] >= turns:
+            acked.set()
+
+    client.on_message = on_message
+    client.max_inflight_messages_set(1000)
+    client.connect("127.0.0.1", broker.port)
+    client.subscribe("papo/v1/+/+/sync/ack", qos=1)
+    client.loop_start()
+    time.sleep(3.0)  # the consumers subscribe
+    started = time.perf_counter()
+    for topic, payload, _ in batches:
+        client.publish(topic, payload, qos=1)
+    if not acked.wait(600):
+        raise RuntimeError(f"only {count[0]} of {turns} turns were acked")
+    elapsed = time.perf_counter() - started
+    client.disconnect()
+    client.loop_stop()
+    for consumer in consumers:
+        consumer.terminate()
+        consumer.wait(timeout=30)
+    with psycopg.connect(DATABASE) as db:
+        stored = db.execute("SELECT count(*) FROM turn").fetchone()
+    assert stored is not None and stored[0] == turns, stored
+    return turns / elapsed
+
+
+def _naive_worker(port: int) -> None:
+    """The baseline: one INSERT and one commit per turn, then the ack."""
+    db = psycopg.connect(DATABASE)
+    client = _client_for_port(port)
+
+    def on_message(c: mqtt.Client, _: Any, message: mqtt.MQTTMessage) -> None:
+        batch = SyncBatch.model_validate_json(message.payload)
+        for item in batch.items:
+            assert item.turn is not None
+            t = item.turn
+            db.execute(
+                "INSERT INTO turn (device_id, msg_id, seq, conversation_id, turn_id, role, text, language, "
+                "started_at, audio_duration_s, timings, received_at) VALUES "
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now()) ON CONFLICT DO NOTHING",
+                (batch.device_id, item.msg_id, item.seq, t.conversation_id, t.turn_id, t.role, t.text, t.language,
+                 t.started_at, t.audio_duration_s, t.timings.model_dump_json()),
+            )  # fmt: skip
+            db.commit()
+        ack = SyncAck(batch_id=batch.batch_id, acked=[i.msg_id for i in batch.items])
+        c.publish(message.topic.replace("/sync/up", "/sync/ack"), ack.model_dump_json(), qos=1)
+
+    client.on_message = on_message
+    client.on_connect = lambda c, *_: c.subscribe(ingest_subscription("sync/up"), qos=1)
+    client.connect("127.0.0.1", port)
+    client.loop_forever()
+
+
+def _client_for_port(port: int) -> mqtt.Client:
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.username_pw_set("ingest", "ingest-secret")
+    return client
+
+
+def _backlog(path: Path, turns: int) -> TurnStore:
+    """A device store holding `turns` unsynced turns (written in one transaction, as many single turns)."""
+    from sqlmodel import Session
+
+    store = TurnStore(path, "dev-0000", 300)
+    now = datetime.now(UTC)
+    with Session(store.engine) as session, session.begin():
+        conversation = Conversation(id="c0", device_id="dev-0000", source="mic", started_at=now, last_turn_at=now)
+        session.add(conversation)
+        for seq in range(1, turns + 1):
+            turn = Turn(
+                id=uuid.uuid4().hex, conversation_id="c0", seq=seq, role="person",
+                text=f"Hoje eu fui à feira e comprei frutas, número {seq}.", language="pt", started_at=now,
+                audio_start_s=0, audio_end_s=2.5, audio_duration_s=2.5, stt_model="whisper-base",
+                stt_window="short", vad_model="silero-vad-v6", stt_ms=150.0,
+            )  # fmt: skip
+            session.add(turn)
+            session.add(turn_row(turn, "dev-0000"))
+    return store
+
+
+def _drain(broker: Broker, turns: int) -> float:
+    _truncate()
+    ingestor = subprocess.Popen([PAPO_CLOUD, "ingest"], env=_env(broker), stderr=subprocess.DEVNULL)
+    time.sleep(3.0)
+    with tempfile.TemporaryDirectory() as scratch:
+        store = _backlog(Path(scratch) / "device.sqlite3", turns)
+        config = AgentConfig(host="127.0.0.1", port=broker.port, tenant=TENANT, device_id="dev-0000",
+                             username="dev-0000", password=device_password("dev-0000"))  # fmt: skip
+        agent = SyncAgent(config, Outbox(store.engine), session_seq=1)
+        started = time.perf_counter()
+        agent.start()
+        if not agent.wait_until_drained(600):
+            raise RuntimeError("the backlog did not drain")
+        elapsed = time.perf_counter() - started
+        agent.stop()
+        store.close()
+    ingestor.terminate()
+    ingestor.wait(timeout=30)
+    return elapsed
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks of 10 ms
+
+
+def _fleet(broker: Broker, broker_pid: int, devices: int, seconds: float) -> dict[str, float]:
+    """`devices` connected devices: telemetry every 10 s and a turn every 10 s each; CPU and publish → ack."""
+    _truncate()
+    threading.stack_size(256 * 1024)
+    ingestor = subprocess.Popen([PAPO_CLOUD, "ingest"], env=_env(broker), stderr=subprocess.DEVNULL)
+    sent: dict[str, float] = {}
+    latencies: list[float] = []
+    clients = []
+    for d in range(devices):
+        device = f"dev-{d:04d}"
+        client = _client(broker, device, device_password(device), f"{device}-bench")
+
+        def on_message(_: Any, __: Any, message: mqtt.MQTTMessage) -> None:
+            ack = SyncAck.model_validate_json(message.payload)
+            at = sent.pop(ack.batch_id, None)
+            if at is not None:
+                latencies.append((time.perf_counter() - at) * 1000)
+
+        client.on_message = on_message
+        client.on_connect = lambda c, _u, _f, _r, _p, d=device: (
+            disable_nagle(c),
+            c.subscribe(f"papo/v1/{TENANT}/{d}/sync/ack", qos=1),
+        )
+        client.connect_async("127.0.0.1", broker.port, keepalive=60)
+        client.loop_start()
+        clients.append((device, client))
+    time.sleep(5.0)
+    cpu_broker, cpu_ingest = _cpu_s(broker_pid), _cpu_s(ingestor.pid)
+    started = time.perf_counter()
+    seq = 0
+    while time.perf_counter() - started < seconds:
+        tick = time.perf_counter()
+        for index, (device, client) in enumerate(clients):
+            slot = tick + 10.0 * index / len(clients)  # spread each device's messages over the 10 s period
+            time.sleep(max(0.0, slot - time.perf_counter()))
+            seq += 1
+            telemetry = Telemetry(at=datetime.now(UTC), cpu_pct=3.0, memory_pct=40.0, disk_pct=20.0, version="0.1.0",
+                                  outbox_depth=0)  # fmt: skip
+            client.publish(telemetry_topic(TENANT, device), telemetry.model_dump_json(), qos=0)
+            item = OutboxItem(
+                msg_id=uuid.uuid4().hex, seq=seq, kind="turn",
+                turn=TurnRecord(device_id=device, conversation_id="c", turn_id=uuid.uuid4().hex, seq=seq,
+                                role="person", text="Bom dia!", language="pt", started_at=datetime.now(UTC),
+                                audio_duration_s=1.0, timings=StageTimings()),
+            )  # fmt: skip
+            batch = SyncBatch(device_id=device, batch_id=uuid.uuid4().hex, items=[item])
+            sent[batch.batch_id] = time.perf_counter()
+            client.publish(sync_up_topic(TENANT, device), batch.model_dump_json(), qos=1)
+    elapsed = time.perf_counter() - started
+    time.sleep(3.0)
+    cpu_broker = (_cpu_s(broker_pid) - cpu_broker) / (elapsed + 3.0) * 100
+    cpu_ingest = (_cpu_s(ingestor.pid) - cpu_ingest) / (elapsed + 3.0) * 100
+    for _, client in clients:
+        client.disconnect()
+        client.loop_stop()
+    ingestor.terminate()
+    ingestor.wait(timeout=30)
+    ordered = sorted(latencies)
+    return {
+        "messages_per_s": 2 * seq / elapsed,
+        "broker_cpu_pct": cpu_broker,
+        "ingestor_cpu_pct": cpu_ingest,
+        "p50_commit_ms": statistics.median(ordered),
+        "p99_commit_ms": ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
+        "acked": len(latencies),
+        "sent": seq,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test)")
+    parser.add_argument("--naive-worker", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.naive_worker:
+        _naive_worker(args.naive_worker)
+        return
+    turns = 4_000 if args.quick else 20_000
+    naive_turns = 1_000 if args.quick else 3_000
+    devices = 100 if args.quick else 1_000
+    with psycopg.connect(ADMIN, autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS papo_bench WITH (FORCE)")
+        admin.execute("CREATE DATABASE papo_bench")
+    migrate(DATABASE)
+    with tempfile.TemporaryDirectory() as scratch:
+        broker = Broker(Path(scratch) / "broker", [f"dev-{d:04d}" for d in range(1_000)])
+        broker_pid = broker.pid
+        try:
+            print("ingest throughput...", file=sys.stderr, flush=True)
+            batches = _batches(10, turns, 200)
+            rates = {}
+            for workers in (1, 2):
+                consumers = [subprocess.Popen([PAPO_CLOUD, "ingest"], env=_env(broker), stderr=subprocess.DEVNULL)
+                             for _ in range(workers)]  # fmt: skip
+                rates[workers] = _throughput(broker, consumers, batches, turns)
+            naive = subprocess.Popen([sys.executable, __file__, "--naive-worker", str(broker.port)])
+            rates[0] = _throughput(broker, [naive], _batches(10, naive_turns, 200), naive_turns)
+            print("draining a 10,000-turn backlog...", file=sys.stderr, flush=True)
+            drain_s = _drain(broker, 10_000)
+            print(f"{devices} devices for 30 s...", file=sys.stderr, flush=True)
+            fleet = _fleet(broker, broker_pid, devices, 15.0 if args.quick else 30.0)
+        finally:
+            broker.stop()
+    print(f"\nIngest: {turns:,} turns in batches of 200 from 10 devices, to committed and acked")
+    print(f"{'consumer':34} {'turns/s':>10} {'vs naive':>9}")
+    for label, key in (
+        ("naive (INSERT + commit per turn)", 0),
+        ("papo-cloud ingest x1", 1),
+        ("papo-cloud ingest x2", 2),
+    ):
+        print(f"{label:34} {rates[key]:10.0f} {rates[key] / rates[0]:9.1f}")
+    print(f"\nDrain of a 10,000-turn offline backlog (one device, one ingestor): {drain_s:.2f} s "
+          f"({10_000 / drain_s:.0f} turns/s)")  # fmt: skip
+    print(f"\n{devices} devices, telemetry + one turn every 10 s each: {fleet['messages_per_s']:.0f} msg/s; "
+          f"broker CPU {fleet['broker_cpu_pct']:.1f} %, ingestor CPU {fleet['ingestor_cpu_pct']:.1f} % of a core; "
+          f"publish → ack (after commit) p50 {fleet['p50_commit_ms']:.1f} ms, p99 {fleet['p99_commit_ms']:.1f} ms "
+          f"({fleet['acked']}/{fleet['sent']} acked)")  # fmt: skip
+    print(json.dumps({
+        "ingest_per_s_1": round(rates[1]), "ingest_per_s_2": round(rates[2]),
+        "speedup_vs_naive": round(rates[1] / rates[0], 1), "drain_10k_s": round(drain_s, 2),
+        "p99_commit_ms": round(fleet["p99_commit_ms"], 1),
+    }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
