@@ -76,6 +76,7 @@ bench: setup test-packages ## run the benchmarks
 	$(UV) run --frozen python bench/stt.py
 	$(UV) run --frozen python bench/native.py
 	$(UV) run --frozen python bench/turn.py
+	$(UV) run --frozen python bench/sync.py
 
 clean: ## remove build and test leftovers
 	rm -rf .pytest_cache .mypy_cache .ruff_cache dist build native/target device/papo/_native*.so

@@ -24,7 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from papo.store.db import NewTurn, TurnStore
 from papo.store.outbox import Outbox
 from papo_sync.cloud.ingest import Ingestor
-from papo_sync.cloud.settings import CloudSettings
+from papo_sync.cloud.settings import BrokerSettings, CloudSettings
 from papo_sync.device.agent import AgentConfig, SyncAgent
 from papo_sync.protocol import (
     OutboxItem,
@@ -35,7 +35,7 @@ from papo_sync.protocol import (
     sync_ack_topic,
     sync_up_topic,
 )
-from support.broker import CLOUD_USERS, Broker, device_password, free_port
+from support.broker import CLOUD_USERS, Broker, device_password, free_port, make_tls
 from support.sync_fixtures import ADMIN_URL
 
 pytestmark = pytest.mark.services
@@ -340,3 +340,34 @@ def test_bad_payloads_are_dead_lettered_and_the_ingestor_stays_up(
     assert len(reasons) == 4, reasons
     assert any("not JSON" in r for r in reasons) and any("schema_version" in r for r in reasons)
     assert any("over the" in r for r in reasons) and any("invalid payload" in r for r in reasons)
+
+
+def test_device_and_ingestor_sync_over_tls(tmp_path: Path, database: str, db: psycopg.Connection[Any]) -> None:
+    ca, cert, key = make_tls(tmp_path / "tls")
+    broker = Broker(tmp_path / "broker", ["dev-1"], tls=(ca, cert, key))
+    settings = CloudSettings(
+        database_url=database, redis_prefix=f"t{uuid.uuid4().hex[:8]}", batch_wait_ms=10,
+        broker=BrokerSettings(port=broker.port, username="ingest", password=CLOUD_USERS["ingest"], tls_ca=ca),
+    )  # fmt: skip
+    running = Ingestor(settings)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    try:
+        assert running.connected.wait(10)
+        store = _store(tmp_path / "device.sqlite3", "dev-1", 50)
+        agent = _agent(broker, store, tls_ca=ca)
+        assert agent.wait_until_drained(30)
+        agent.stop()
+        accepted = threading.Event()
+        plain = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        plain.username_pw_set("dev-1", device_password("dev-1"))
+        plain.on_connect = lambda _c, _u, _f, reason, _p: accepted.set() if not reason.is_failure else None
+        plain.connect_async("127.0.0.1", broker.port)
+        plain.loop_start()
+        assert not accepted.wait(2.0)  # without TLS the broker never accepts the session
+        plain.loop_stop()
+    finally:
+        running.stop()
+        thread.join(timeout=10)
+        broker.stop()
+    assert _count(db) == (50, 50)

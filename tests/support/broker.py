@@ -29,13 +29,13 @@ def device_password(device_id: str) -> str:
 class Broker:
     """Start, stop and restart a real mosquitto."""
 
-    def __init__(self, directory: Path, devices: list[str]) -> None:
+    def __init__(self, directory: Path, devices: list[str], tls: tuple[Path, Path, Path] | None = None) -> None:
         if shutil.which("mosquitto") is None:
             raise RuntimeError("mosquitto is not installed; `make test` installs it")
         self.port = free_port()
         users = {**CLOUD_USERS, **{d: device_password(d) for d in devices}}
         run_as = "root" if os.geteuid() == 0 else os.environ.get("USER", "mosquitto")  # it must read these files
-        self.config = write_broker_files(directory, self.port, users, list(CLOUD_USERS), run_as=run_as)
+        self.config = write_broker_files(directory, self.port, users, list(CLOUD_USERS), run_as=run_as, tls=tls)
         self.log = directory / "mosquitto.log"
         self._process: subprocess.Popen[bytes] | None = None
         self.start()
@@ -73,3 +73,46 @@ class Broker:
         self.stop()
         time.sleep(down_s)
         self.start()
+
+
+def make_tls(directory: Path) -> tuple[Path, Path, Path]:
+    """A throw-away CA and a server certificate for 127.0.0.1/localhost: (ca, cert, key)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_key, ca, key, csr, cert = (directory / n for n in ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem"))
+    run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True)  # noqa: E731
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        str(ca_key),
+        "-out",
+        str(ca),
+        "-days",
+        "2",
+        "-subj",
+        "/CN=papo-test-ca",
+    )
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", "/CN=localhost")
+    extensions = directory / "san.ext"
+    extensions.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run(
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(ca),
+        "-CAkey",
+        str(ca_key),
+        "-CAcreateserial",
+        "-out",
+        str(cert),
+        "-days",
+        "2",
+        "-extfile",
+        str(extensions),
+    )
+    return ca, cert, key
