@@ -33,6 +33,7 @@ from papo.store.db import TurnStore
 from papo.store.outbox import Outbox, turn_row
 from papo.store.tables import Conversation, Turn
 from papo_sync.cloud.schema import migrate
+from papo_sync.connection import disable_nagle
 from papo_sync.device.agent import AgentConfig, SyncAgent
 from papo_sync.protocol import (
     OutboxItem,
@@ -45,7 +46,6 @@ from papo_sync.protocol import (
     sync_up_topic,
     telemetry_topic,
 )
-from papo_sync.tcp import disable_nagle
 from support.broker import Broker, device_password
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -17,8 +17,8 @@ from papo_sync.cloud.decode import Plan, RawMessage, plan
 from papo_sync.cloud.live import LiveView
 from papo_sync.cloud.mqtt import new_client
 from papo_sync.cloud.settings import CloudSettings
+from papo_sync.connection import disable_nagle
 from papo_sync.protocol import ingest_subscription, sync_ack_topic
-from papo_sync.tcp import disable_nagle
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 import time
 import uuid
@@ -13,9 +12,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import ValidationError
 
+from papo_sync.connection import disable_nagle, new_client
 from papo_sync.protocol import (
     Command,
     CommandResult,
@@ -35,7 +34,6 @@ from papo_sync.protocol import (
     sync_up_topic,
     telemetry_topic,
 )
-from papo_sync.tcp import disable_nagle
 
 log = logging.getLogger(__name__)
 
@@ -124,23 +122,11 @@ class SyncAgent:
 
     def _build_client(self) -> mqtt.Client:
         config = self.config
-        client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=f"{config.device_id}-{uuid.uuid4().hex[:6]}",
-            protocol=mqtt.MQTTv5,
+        client = new_client(
+            config.device_id, config.username, config.password, config.tls_ca, config.tls_cert, config.tls_key
         )
-        if config.username is not None:
-            client.username_pw_set(config.username, config.password)
-        if config.tls_ca is not None:
-            client.tls_set(
-                ca_certs=str(config.tls_ca),
-                certfile=None if config.tls_cert is None else str(config.tls_cert),
-                keyfile=None if config.tls_key is None else str(config.tls_key),
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
         will = Presence(state="offline", session_seq=self.status.session_seq, version=config.version)
         client.will_set(state_topic(config.tenant, config.device_id), will.model_dump_json(), qos=1, retain=True)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
