@@ -310,3 +310,22 @@ def test_no_answer_is_prepared_for_an_emergency_or_a_reminder(
         anticipator.on_pause(_transcribed(said))
         assert anticipator.take(said, timeout_s=5) is None
     assert scripted.requests == []
+
+
+def test_repeated_phrases_come_from_the_sled_cache(state_dir: Path) -> None:
+    from papo.cache import AudioCache, open_cache
+    from papo.speech.tts import CachedVoice, load_voice
+
+    settings = load_settings()
+    cache = open_cache(settings)
+    assert cache is not None
+    voice = CachedVoice(load_voice(settings, "pt"), AudioCache(cache, "tts"))
+    first, cached_first = voice.speak("Bom dia! Dormiu bem?")
+    again, cached_again = voice.speak("Bom dia! Dormiu bem?")
+    cache.close()
+    assert (cached_first, cached_again) == (False, True)
+    assert abs(len(first.samples) - len(again.samples)) == 0 and first.rate == again.rate
+    reopened = open_cache(settings)  # and after a restart
+    assert reopened is not None
+    assert CachedVoice(load_voice(settings, "pt"), AudioCache(reopened, "tts")).speak("Bom dia! Dormiu bem?")[1]
+    reopened.close()

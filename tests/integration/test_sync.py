@@ -371,3 +371,39 @@ def test_device_and_ingestor_sync_over_tls(tmp_path: Path, database: str, db: ps
         thread.join(timeout=10)
         broker.stop()
     assert _count(db) == (50, 50)
+
+
+def test_fleet_config_for_a_group_reaches_every_device_of_the_tenant(
+    broker: Broker, cloud: CloudSettings, db: psycopg.Connection[Any]
+) -> None:
+    from papo_sync.cloud.fleet import Fleet, FleetError
+    from papo_sync.protocol import DesiredState, shadow_delta_topic
+
+    for device in ("dev-1", "dev-2"):
+        db.execute("INSERT INTO device (device_id, tenant, first_seen, last_seen) VALUES (%s, 'acme', now(), now())",
+                   (device,))  # fmt: skip
+    fleet_settings = cloud.model_copy(
+        update={"broker": cloud.broker.model_copy(update={"username": "fleet", "password": "fleet-secret"})}
+    )
+    watcher = _Client(broker, "dev-2", device_password("dev-2"))
+    watcher.client.subscribe(shadow_delta_topic(TENANT, "dev-2"), qos=1)
+    time.sleep(0.3)
+    fleet = Fleet(fleet_settings)
+    try:
+        versions = [fleet.set_config(d, {"conversation": {"follow_up_s": 30}}).version for d in fleet.group("acme")]
+        assert versions == [1, 1]
+        with pytest.raises(FleetError, match="unknown device"):
+            fleet.set_config("dev-9", {"x": 1})
+        _wait(lambda: bool(watcher.received), 10, "the desired state on dev-2's topic")
+    finally:
+        fleet.close()
+        watcher.close()
+    desired = DesiredState.model_validate_json(watcher.received[0].payload)
+    assert desired.version == 1 and desired.settings == {"conversation": {"follow_up_s": 30}}
+    late = _Client(broker, "dev-1", device_password("dev-1"))  # a device connecting later still gets it
+    late.client.subscribe(shadow_delta_topic(TENANT, "dev-1"), qos=1)
+    try:
+        _wait(lambda: bool(late.received), 10, "the retained desired state")
+    finally:
+        late.close()
+    assert late.received[0].retain and DesiredState.model_validate_json(late.received[0].payload).version == 1
