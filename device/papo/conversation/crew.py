@@ -67,13 +67,16 @@ class TurnSteps(Protocol):
 class CrewRuntime:
     """Imports and warms CrewAI off the critical path; runs turns through its Flow once ready."""
 
-    def __init__(self, base_url: str, model: str, enabled: bool, max_tokens: int = 200) -> None:
+    def __init__(
+        self, base_url: str, model: str, enabled: bool, max_tokens: int = 200, storage_dir: str | None = None
+    ) -> None:
         self.state = CrewState.LOADING if enabled else CrewState.DISABLED
         self.detail = ""
         self.load_ms: float | None = None
         self._base_url = base_url
         self._model = model
         self._max_tokens = max_tokens
+        self._storage_dir = storage_dir
         self._flow_class: Any = None
         self._crew: Any = None
         self._crew_lock = threading.Lock()
@@ -96,7 +99,7 @@ class CrewRuntime:
         """Import CrewAI, build the Flow and the crew, and run one warm-up kickoff."""
         started = time.perf_counter()
         try:
-            keep_offline()
+            keep_offline(self._storage_dir)
             for name in ("crewai", "crewai_core", "LiteLLM", "litellm"):
                 logging.getLogger(name).setLevel(logging.ERROR)  # their console chatter is not device logging
             self._flow_class = _build_flow_class()

@@ -54,7 +54,12 @@ class ConversationRuntime:
         self._server: EmbeddedLlmServer | None = None
         voice = CachedVoice(load_voice(settings, settings.conversation.language), AudioCache(cache, "tts"))
         base_url = self._base_url()
-        crew = CrewRuntime(base_url, settings.llm.model, enabled=settings.conversation.crew)
+        crew = CrewRuntime(
+            base_url,
+            settings.llm.model,
+            enabled=settings.conversation.crew,
+            storage_dir=str(settings.state_dir / "crewai"),
+        )
         self.companion = Companion(settings, store, speaker, voice, None, None, crew)
         self.status.voice = voice.name
         self.status.llm_url, self.status.llm_model = base_url, settings.llm.model
