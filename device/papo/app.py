@@ -68,6 +68,7 @@ def create_app(settings: Settings, open_source: Callable[[], FrameSource] | None
         route_handlers=[HealthController],
         lifespan=[pipeline_lifespan],
         state=State({"voice": voice, "store": store, "fleet": link}),
+        logging_config=None,  # papo's structured key=value logging (system/logging.py), not Litestar's default
     )
 
 

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from papo.audio import FRAME_SAMPLES, SAMPLE_RATE
 from papo.audio.sources import FrameSource, open_microphone
 from papo.conversation.companion import HeardTurn
 from papo.conversation.runtime import ConversationRuntime, ConversationState
@@ -158,12 +159,16 @@ class VoiceService:
 
         def capture() -> None:
             frames = 0
+            onset: int | None = None  # the frame at which the speech now being heard began
             try:
                 while not self._stop.is_set() and not self._restart.is_set():
                     for pending in listener.feed(source.read()):
                         loop.call_soon_threadsafe(queue.put_nowait, pending)
-                    if companion is not None and listener.speech_frames >= BARGE_IN_FRAMES and companion.speaking:
-                        companion.interrupt()
+                    onset = None if listener.speech_frames == 0 else frames if onset is None else onset
+                    barging = companion is not None and listener.speech_frames >= BARGE_IN_FRAMES and companion.speaking
+                    if barging and companion is not None and companion.interrupt() and onset is not None:
+                        heard_ms = (frames - onset + 1) * FRAME_SAMPLES * 1000 // SAMPLE_RATE
+                        log.info("barge-in", extra=fields(speech_to_stop_ms=heard_ms))
                     frames += 1
                     if frames % 32 == 0:
                         self.status.dropped_samples = source.overruns

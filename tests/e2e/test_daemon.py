@@ -180,6 +180,8 @@ def test_speech_during_a_reply_stops_it_and_is_answered(
     assert story[2] == 1 and len(story[1]) < len(LONG_STORY)  # cut short
     assert answer == ("companion", "Claro, pode falar.", 0)
     assert "reply interrupted by the person" in output
+    assert "speech_to_stop_ms" in output, output[-3000:]
+    print(output[output.index("event=barge-in") :].splitlines()[0])
     from papo.audio.wav import read_wav
 
     played = read_wav(speaker_wav).samples

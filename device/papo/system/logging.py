@@ -53,6 +53,9 @@ def configure_logging(level: str = "info") -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def fields(**values: Any) -> dict[str, dict[str, Any]]:
-    """Return `extra=` for a log call: `log.info("heard", extra=fields(text=t))`."""
-    return {"extra": values}
+def fields(**values: Any) -> dict[str, Any]:
+    """Return `extra=` for a log call: `log.info("heard", extra=fields(text=t))` logs `text=...`.
+
+    A key that LogRecord already uses (name, msg, ...) gets a trailing underscore instead of an error.
+    """
+    return {f"{key}_" if key in _RESERVED else key: value for key, value in values.items()}
