@@ -16,7 +16,7 @@ DESCRIPTION = """\
 Papo Social: a voice companion you talk to (Portuguese first, English too).
 
 Everyday commands:
-  papo demo                 hear a sample sentence and show what the companion understood
+  papo demo                 a sample sentence: what the companion understood, and its spoken answer
   papo listen FILE.wav      write down everything said in a recording
   papo listen --mic         write down what you say into the microphone (Ctrl-C to stop)
   papo listen FILE --reply  ...and answer each sentence aloud, as the companion would
@@ -39,9 +39,10 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="hear a sample Portuguese sentence and show what was understood",
+        help="hear a sample Portuguese sentence, show what was understood and answer it",
         description="Plays a sample Brazilian Portuguese sentence into the companion as if someone said it, "
-        "finds the speech, writes it down, stores it and shows how long each step took.",
+        "finds the speech, writes it down, stores it, answers it aloud (or into a WAV file when there is no "
+        "speaker) and shows how long each step took.",
     )
     demo.add_argument("--text", help="say this sentence instead of the built-in sample (made with a synthetic voice)")
     demo.add_argument("--fast", action="store_true", help="do not wait for the sample to play at normal speed")
@@ -98,7 +99,8 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="start the companion service (listening, and the local web page)",
         description="Starts the companion: it listens to the microphone, writes down and stores what is said, "
-        "and serves its local web page and API. Press Ctrl-C to stop.",
+        "answers when spoken to (say its name, 'Papo'), speaks reminders, syncs with the family's cloud when "
+        "configured, and serves its local web page and API. Press Ctrl-C to stop.",
     )
     run.add_argument("--host", help="address to serve on (default 127.0.0.1, this machine only)")
     run.add_argument("--port", type=int, help="port to serve on (default 8080)")
