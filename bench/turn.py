@@ -50,13 +50,7 @@ def _feed(
 ) -> None:
     stream = np.concatenate((with_silence([clip.audio], gap_s=0, lead_s=0.4), np.zeros(8000, np.float32)))
     with ThreadPoolExecutor(1, thread_name_prefix="stt") as executor:
-        listener = Listener(
-            engine.endpointer(),
-            engine.transcriber,
-            executor,
-            on_pause=None if anticipator is None else anticipator.on_pause,
-            on_resume=None if anticipator is None else anticipator.on_resume,
-        )
+        listener = Listener(engine.endpointer(), engine.transcriber, executor, observer=anticipator)
         for pending in hear_recording(listener, stream, realtime=True):
             pending.result()
             on_utterance(pending)  # as the daemon does: answered as soon as it ends

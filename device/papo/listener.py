@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +44,16 @@ class _Speculation:
     future: Future[Transcript | None]
 
 
+class PauseObserver(Protocol):
+    """Told when the person pauses (with the early transcript on its way) and when they go on talking."""
+
+    def on_pause(self, transcript: Future[Transcript | None]) -> None:
+        """The person paused; `transcript` is being computed."""
+
+    def on_resume(self) -> None:
+        """The person went on talking."""
+
+
 class Listener:
     """Turns a stream of 32 ms frames into PendingUtterances, in order."""
 
@@ -52,11 +63,9 @@ class Listener:
         transcriber: WhisperTranscriber,
         executor: ThreadPoolExecutor,
         speculative: bool = True,
-        on_pause: Callable[[Future[Transcript | None]], None] | None = None,
-        on_resume: Callable[[], None] | None = None,
+        observer: PauseObserver | None = None,
     ) -> None:
-        self._on_pause = on_pause
-        self._on_resume = on_resume
+        self._observer = observer
         self._endpointer = endpointer
         self._transcriber = transcriber
         self._executor = executor
@@ -74,12 +83,12 @@ class Listener:
             if isinstance(event, SpeechPaused) and self._speculative:
                 future = self._submit(event.utterance)
                 self._speculation = _Speculation(event.utterance.end_sample, future)
-                if self._on_pause is not None:
-                    self._on_pause(future)
+                if self._observer is not None:
+                    self._observer.on_pause(future)
             elif isinstance(event, SpeechResumed):
                 self._speculation = None
-                if self._on_resume is not None:
-                    self._on_resume()
+                if self._observer is not None:
+                    self._observer.on_resume()
             elif isinstance(event, UtteranceEnded):
                 pending.append(self._finish(event.utterance))
         if not self._endpointer.in_speech:

@@ -145,13 +145,7 @@ class VoiceService:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[PendingUtterance | None] = asyncio.Queue()
         anticipator = self.conversation.companion.anticipator if self._companion_on() and self.conversation else None
-        listener = Listener(
-            engine.endpointer(),
-            engine.transcriber,
-            executor,
-            on_pause=None if anticipator is None else anticipator.on_pause,
-            on_resume=None if anticipator is None else anticipator.on_resume,
-        )
+        listener = Listener(engine.endpointer(), engine.transcriber, executor, observer=anticipator)
         self.status.device = source.name
         self._set(PipelineState.LISTENING, "")
 
