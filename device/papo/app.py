@@ -90,8 +90,12 @@ def _fleet_link(settings: Settings, store: TurnStore, voice: VoiceService) -> Fl
             return CommandResult(command_id=command.command_id, ok=False, detail="memory is not loaded")
         return ok(command, "memories erased", memories=memory.forget_all())
 
+    def apply_live(new: Settings) -> None:
+        if voice.conversation is not None:
+            voice.conversation.companion.apply_settings(new.conversation)
+
     commands = {"restart-pipeline": restart, "delete-history": delete_history, "forget-memories": forget_memories}
-    return FleetLink(settings, store, lambda: voice.status.state.value, commands)
+    return FleetLink(settings, store, lambda: voice.status.state.value, commands, apply_live)
 
 
 def _conversation(

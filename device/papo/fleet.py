@@ -13,7 +13,8 @@ import psutil
 from pydantic import ValidationError
 
 from papo import __version__
-from papo.settings import Settings, fleet_settings_path
+from papo.errors import PapoError
+from papo.settings import Settings, fleet_settings_path, load_settings
 from papo.store.db import TurnStore
 from papo.store.outbox import Outbox
 from papo_sync.device.agent import AgentConfig, SyncAgent
@@ -22,6 +23,26 @@ from papo_sync.protocol import Command, CommandResult, DesiredState, ReportedSta
 log = logging.getLogger(__name__)
 
 CommandHandler = Callable[[Command], CommandResult]
+# Conversation settings the running companion reads at every turn; everything else waits for the next start.
+LIVE_KEYS = {
+    "conversation.companion_name", "conversation.history_turns", "conversation.memories_in_prompt",
+    "conversation.wake_words", "conversation.follow_up_s", "conversation.anticipate",
+    "conversation.review_after_idle_s",
+}  # fmt: skip
+
+
+def changed_keys(old: Settings, new: Settings) -> list[str]:
+    """The dotted keys whose values differ between two Settings."""
+    before, after = old.model_dump(mode="json"), new.model_dump(mode="json")
+    changed = []
+    for section, value in after.items():
+        if before.get(section) == value:
+            continue
+        if isinstance(value, dict):
+            changed += [f"{section}.{key}" for key, item in value.items() if before[section].get(key) != item]
+        else:
+            changed.append(section)
+    return changed
 
 
 def next_session(state_dir: Path) -> int:
@@ -57,7 +78,7 @@ def apply_desired(desired: DesiredState) -> ReportedState:
     temporary.write_text(json.dumps(candidate, indent=2))
     temporary.replace(path)
     path.with_name("fleet-version").write_text(str(desired.version))
-    log.info("fleet settings kept; they apply at the next start", extra={"version": desired.version})
+    log.info("fleet settings kept", extra={"version": desired.version})
     return ReportedState(version=desired.version, settings=candidate, accepted=True)
 
 
@@ -80,8 +101,10 @@ class FleetLink:
         store: TurnStore,
         pipeline_state: Callable[[], str],
         commands: Mapping[str, CommandHandler],
+        apply_live: Callable[[Settings], None] | None = None,
     ) -> None:
         self._settings = settings
+        self._apply_live = apply_live
         self._outbox = Outbox(store.engine)
         self._pipeline_state = pipeline_state
         self._commands = commands
@@ -95,7 +118,7 @@ class FleetLink:
         )  # fmt: skip
         self.agent = SyncAgent(
             config, self._outbox, next_session(settings.state_dir), telemetry=self.telemetry,
-            on_command=self._command, on_desired=apply_desired, applied_version=self._applied_version(),
+            on_command=self._command, on_desired=self._desired, applied_version=self._applied_version(),
         )  # fmt: skip
         psutil.cpu_percent(None)
 
@@ -116,6 +139,25 @@ class FleetLink:
             last_sync_at=None if last is None else datetime.fromtimestamp(last, UTC),
             pipeline_state=self._pipeline_state(),
         )  # fmt: skip
+
+    def _desired(self, desired: DesiredState) -> ReportedState:
+        """Validate and keep the fleet's settings; apply at once what the running daemon can take."""
+        report = apply_desired(desired)
+        if not report.accepted:
+            return report
+        try:
+            effective = load_settings()
+        except PapoError as exc:  # the kept file is valid; another source (TOML, environment) is not
+            log.warning("fleet settings kept, but the settings as a whole do not load", extra={"reason": str(exc)})
+            return report.model_copy(update={"restart_needed": ["*"]})
+        changed = changed_keys(self._settings, effective)
+        live = [key for key in changed if key in LIVE_KEYS]
+        if live and self._apply_live is not None:
+            self._apply_live(effective)
+            log.info("fleet settings applied", extra={"keys": ",".join(live)})
+        applied = live if self._apply_live is not None else []
+        self._settings = effective
+        return report.model_copy(update={"restart_needed": sorted(set(changed) - set(applied))})
 
     def _command(self, command: Command) -> CommandResult:
         handler = self._commands.get(command.name)

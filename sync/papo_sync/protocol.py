@@ -223,6 +223,9 @@ class ReportedState(WireModel):
     settings: dict[str, Any] = Field(default_factory=dict)
     accepted: bool = True
     reason: str | None = Field(default=None, max_length=500)
+    restart_needed: list[str] = Field(
+        default_factory=list, max_length=200, description="Accepted keys that take effect at the next start"
+    )
 
 
 class Command(WireModel):

@@ -83,8 +83,10 @@ def test_the_daemon_syncs_answers_commands_and_takes_settings(
         accepted = fleet(fleet_cloud, "config", "set", "dev-1", "conversation.follow_up_s=45", "--json")
         assert json.loads(accepted.stdout) == [{"device": "dev-1", "version": 1}]
         _wait(lambda: db.execute("SELECT count(*) FROM reported_state").fetchone()[0] == 1, 30, "the report")
-        version, ok, _ = db.execute("SELECT version, accepted, reason FROM reported_state").fetchone()
-        assert (version, ok) == (1, True)
+        version, ok, _, later = db.execute(
+            "SELECT version, accepted, reason, restart_needed FROM reported_state"
+        ).fetchone()
+        assert (version, ok, later) == (1, True, [])  # a conversation setting: applied at once
         kept = json.loads((state_dir / "fleet-settings.json").read_text())
         assert kept == {"conversation": {"follow_up_s": 45}}
 
@@ -94,6 +96,11 @@ def test_the_daemon_syncs_answers_commands_and_takes_settings(
         _, ok, reason = db.execute("SELECT version, accepted, reason FROM reported_state").fetchone()
         assert ok is False and "beam_size" in reason
         assert json.loads((state_dir / "fleet-settings.json").read_text()) == kept  # unchanged
+
+        assert fleet(fleet_cloud, "config", "set", "dev-1", "stt.beam_size=2").returncode == 0
+        _wait(lambda: db.execute("SELECT version FROM reported_state").fetchone()[0] == 3, 30, "the report")
+        ok, later = db.execute("SELECT accepted, restart_needed FROM reported_state").fetchone()
+        assert (ok, later) == (True, ["stt.beam_size"])  # kept, and said to wait for the next start
 
         stale = fleet(fleet_cloud, "config", "set", "dev-1", "conversation.follow_up_s=10", "--expect-version", "1")
         assert stale.returncode == 1 and "stale version" in stale.stderr
@@ -114,8 +121,11 @@ def test_the_daemon_syncs_answers_commands_and_takes_settings(
     assert fleet(fleet_cloud, "config", "set", "dev-1", "conversation.follow_up_s=30").returncode == 0
     daemon = _daemon(state_dir, broker, [])
     try:
-        _wait(lambda: db.execute("SELECT version FROM reported_state").fetchone()[0] == 3, 60, "the catch-up")
+        _wait(lambda: db.execute("SELECT version FROM reported_state").fetchone()[0] == 4, 60, "the catch-up")
     finally:
         daemon.terminate()
         daemon.wait(timeout=30)
-    assert json.loads((state_dir / "fleet-settings.json").read_text()) == {"conversation": {"follow_up_s": 30}}
+    assert json.loads((state_dir / "fleet-settings.json").read_text()) == {
+        "conversation": {"follow_up_s": 30},
+        "stt": {"beam_size": 2},
+    }

@@ -329,3 +329,23 @@ def test_repeated_phrases_come_from_the_sled_cache(state_dir: Path) -> None:
     assert reopened is not None
     assert CachedVoice(load_voice(settings, "pt"), AudioCache(reopened, "tts")).speak("Bom dia! Dormiu bem?")[1]
     reopened.close()
+
+
+def test_conversation_settings_from_the_fleet_apply_at_once(scripted: ScriptedLlm, companion_factory: Factory) -> None:
+    from papo.fleet import LIVE_KEYS, changed_keys
+
+    runtime, _, _ = companion_factory(scripted.url)
+    companion = runtime.companion
+    assert companion.addressed("Papo, tudo bem?") and not companion.addressed("Lia, tudo bem?")
+    conversation = runtime.settings.conversation.model_copy(update={"wake_words": ["lia"], "language": "en"})
+    new = runtime.settings.model_copy(update={"conversation": conversation})
+    changed = changed_keys(runtime.settings, new)
+    assert set(changed) == {"conversation.wake_words", "conversation.language"}
+    assert set(changed) & LIVE_KEYS == {"conversation.wake_words"}
+    companion.apply_settings(new.conversation)
+    assert companion.addressed("Lia, tudo bem?") and not companion.addressed("Papo, tudo bem?")
+    assert companion.respond(_person_text("Lia, como vai?")).reply == "Que bom ouvir você! Conte mais."
+
+
+def _person_text(text: str) -> HeardTurn:
+    return HeardTurn(text, "test")

@@ -21,7 +21,7 @@ from papo.conversation.reminders import ReminderRequest, parse_reminder
 from papo.conversation.sentences import sentences
 from papo.conversation.wellbeing import WellbeingSign, assess
 from papo.errors import PapoError
-from papo.settings import Settings
+from papo.settings import ConversationSettings, Settings
 from papo.speech.tts import CachedVoice, Speaker, Speech
 from papo.store.db import TurnStore, companion_turn
 from papo.store.records import CompanionRecords, utc_now
@@ -131,6 +131,12 @@ class Companion:
         self._interrupted.clear()
         outcome: TurnOutcome = self.crew.run_turn(self, _Turn(heard, started, sign, reminder))
         return outcome
+
+    def apply_settings(self, conversation: ConversationSettings) -> None:
+        """Take new conversation settings at once (wake words, follow-up window, memory and history sizes)."""
+        self._conversation = conversation.model_copy(
+            update={"language": self._language, "crew": self._conversation.crew, "enabled": self._conversation.enabled}
+        )
 
     def interrupt(self) -> bool:
         """Barge-in: stop speaking now; True if something was being said."""

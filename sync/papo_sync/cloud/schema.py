@@ -111,6 +111,7 @@ reported_state = Table(
     Column("settings", JSONB, nullable=False),
     Column("accepted", Boolean, nullable=False),
     Column("reason", Text),
+    Column("restart_needed", JSONB, nullable=False, server_default="[]"),
     Column("reported_at", DateTime(timezone=True), nullable=False),
 )  # fmt: skip
 

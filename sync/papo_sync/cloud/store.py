@@ -55,12 +55,21 @@ def write(connection: psycopg.Connection[Any], plan: Plan) -> None:
         _devices(cursor, plan)
         for device_id, reported, at in plan.reported:
             cursor.execute(
-                "INSERT INTO reported_state (device_id, version, settings, accepted, reason, reported_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (device_id) DO UPDATE SET version = EXCLUDED.version, "
+                "INSERT INTO reported_state (device_id, version, settings, accepted, reason, restart_needed, "
+                "reported_at) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (device_id) DO UPDATE SET "
+                "version = EXCLUDED.version, "
                 "settings = CASE WHEN EXCLUDED.accepted THEN EXCLUDED.settings ELSE reported_state.settings END, "
-                "accepted = EXCLUDED.accepted, reason = EXCLUDED.reason, "
+                "accepted = EXCLUDED.accepted, reason = EXCLUDED.reason, restart_needed = EXCLUDED.restart_needed, "
                 "reported_at = EXCLUDED.reported_at",
-                (device_id, reported.version, json.dumps(reported.settings), reported.accepted, reported.reason, at),
+                (
+                    device_id,
+                    reported.version,
+                    json.dumps(reported.settings),
+                    reported.accepted,
+                    reported.reason,
+                    json.dumps(reported.restart_needed),
+                    at,
+                ),
             )
         for device_id, result, at in plan.results:
             cursor.execute(
