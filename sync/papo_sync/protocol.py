@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -228,12 +229,22 @@ class ReportedState(WireModel):
     )
 
 
+class CommandName(StrEnum):
+    """The commands the fleet can send a device; on the wire, the strings themselves."""
+
+    PING = "ping"
+    RESTART_PIPELINE = "restart-pipeline"
+    DELETE_HISTORY = "delete-history"
+    SYNC_NOW = "sync-now"
+    FORGET_MEMORIES = "forget-memories"
+
+
 class Command(WireModel):
     """A command to one device; the result goes to `cmd/{command_id}/result`."""
 
     schema_version: Literal[1] = PROTOCOL_VERSION
     command_id: MessageId
-    name: Literal["ping", "restart-pipeline", "delete-history", "sync-now", "forget-memories"]
+    name: CommandName
     args: dict[str, Any] = Field(default_factory=dict)
     expires_at: datetime | None = None
 

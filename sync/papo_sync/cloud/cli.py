@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import multiprocessing
@@ -15,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from papo_sync.cloud.settings import CloudSettings
+from papo_sync.protocol import CommandName
 
 DESCRIPTION = """\
 Papo Social cloud: receive what devices sync, and manage the fleet.
@@ -58,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     config_set.add_argument("--json", action="store_true", help="print JSON")
     cmd = actions.add_parser("cmd", help="send a command to a device and wait for its answer")
     cmd.add_argument("device")
-    cmd.add_argument("name", choices=["ping", "restart-pipeline", "delete-history", "sync-now", "forget-memories"])
+    cmd.add_argument("name", choices=[name.value for name in CommandName])
     cmd.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for the answer (default 15)")
     cmd.add_argument("--json", action="store_true", help="print JSON")
     return parser
@@ -111,6 +113,7 @@ def _run_ingestors(settings: CloudSettings, workers: int) -> int:
     ingestor = Ingestor(settings)
     signal.signal(signal.SIGTERM, lambda *_: ingestor.stop())
     signal.signal(signal.SIGINT, lambda *_: ingestor.stop())
+    gc.freeze()  # what exists now (modules, compiled statements) lives as long as the process: never scan it again
     ingestor.run()
     return 0
 
@@ -138,7 +141,7 @@ def _fleet(args: argparse.Namespace, settings: CloudSettings) -> int:
             ]
             _print(done, args.json, [f"{d['device']}: desired version {d['version']} published" for d in done])
         else:
-            result = fleet.command(args.device, args.name, {}, args.timeout)
+            result = fleet.command(args.device, CommandName(args.name), {}, args.timeout)
             _print(result.model_dump(), args.json, [f"{'ok' if result.ok else 'FAILED'}: {result.detail}"])
             return 0 if result.ok else 1
     finally:

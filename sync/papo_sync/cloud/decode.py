@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -66,11 +67,6 @@ class Plan:
     dead: list[DeadLetter] = field(default_factory=list)
     acks: list[PendingAck] = field(default_factory=list)
 
-    @property
-    def row_count(self) -> int:
-        """Rows of synced data (turns, wellbeing events, tombstones) in the plan."""
-        return len(self.turns) + len(self.wellbeing) + len(self.tombstones)
-
 
 def _reason(exc: ValidationError) -> str:
     first = exc.errors()[0]
@@ -85,7 +81,7 @@ def _load(model: type[BaseModel], payload: bytes) -> Any:
 
 
 def plan(messages: list[RawMessage]) -> Plan:
-    """Decode and validate `messages` into one Plan."""
+    """Decode and validate `messages` into one Plan (pure: no I/O; the only time is each message's `received_at`)."""
     result = Plan()
     for message in messages:
         _decode(message, result)
@@ -130,7 +126,9 @@ def _decode(message: RawMessage, result: Plan) -> None:
     result.seen[device_id] = (tenant, message.received_at)
 
 
-def _sync_batch(tenant: str, device_id: str, batch: SyncBatch, message: RawMessage, result: Plan, dead: Any) -> None:
+def _sync_batch(
+    tenant: str, device_id: str, batch: SyncBatch, message: RawMessage, result: Plan, dead: Callable[[str], None]
+) -> None:
     if batch.device_id != device_id:
         dead(f"payload names device {batch.device_id!r} but was published by {device_id!r}")
         rejected = [Rejected(msg_id=i.msg_id, reason="device_id does not match the publisher") for i in batch.items]

@@ -9,18 +9,59 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+import sqlalchemy as sa
 from psycopg.rows import dict_row
 
 from papo_sync.cloud.mqtt import new_client
+from papo_sync.cloud.schema import desired_state, device, device_command, reported_state, sql, turn, upsert
 from papo_sync.cloud.settings import CloudSettings
 from papo_sync.protocol import (
     Command,
+    CommandName,
     CommandResult,
     DesiredState,
     command_result_topic,
     command_topic,
     merge_settings,
     shadow_delta_topic,
+)
+
+_DEVICE: sa.BindParameter[str] = sa.bindparam("device_id")
+_DEVICES = sql(
+    sa.select(
+        device.c.device_id, device.c.tenant, device.c.presence, device.c.session_seq, device.c.version,
+        device.c.last_seen, device.c.last_sync_at, device.c.outbox_depth,
+        desired_state.c.version.label("desired_version"), reported_state.c.version.label("reported_version"),
+    )
+    .select_from(
+        device.outerjoin(desired_state, desired_state.c.device_id == device.c.device_id)
+        .outerjoin(reported_state, reported_state.c.device_id == device.c.device_id)
+    )
+    .order_by(device.c.device_id)
+)  # fmt: skip
+_TURNS = sql(
+    sa.select(
+        turn.c.seq, turn.c.turn_id, turn.c.conversation_id, turn.c.role, turn.c.text, turn.c.language,
+        turn.c.started_at, turn.c.timings,
+    )
+    .where(turn.c.device_id == _DEVICE)
+    .order_by(turn.c.seq.desc())
+    .limit(sa.bindparam("limit"))
+)  # fmt: skip
+_TENANT = sql(sa.select(device.c.tenant).where(device.c.device_id == _DEVICE))
+_GROUP = sql(
+    sa.select(device.c.device_id).where(device.c.tenant == sa.bindparam("tenant")).order_by(device.c.device_id)
+)
+_DESIRED_VERSION = sql(sa.select(desired_state.c.version).where(desired_state.c.device_id == _DEVICE).with_for_update())
+_APPLIED = sql(sa.select(reported_state.c.settings).where(reported_state.c.device_id == _DEVICE))
+_NEW_COMMAND = sql(
+    sa.insert(device_command).values(created_at=sa.func.now()), values=("command_id", "device_id", "name", "args")
+)
+_DESIRE = upsert(
+    desired_state,
+    ("device_id", "version", "settings"),
+    lambda new: {"version": new.version, "settings": new.settings, "updated_at": new.updated_at},
+    updated_at=sa.func.now(),
 )
 
 
@@ -44,45 +85,30 @@ class Fleet:
 
     def devices(self) -> list[dict[str, Any]]:
         """Every device: presence, version, last seen, outbox depth, desired/applied configuration."""
-        return list(
-            self._db.execute(
-                "SELECT d.device_id, d.tenant, d.presence, d.session_seq, d.version, d.last_seen, d.last_sync_at, "
-                "d.outbox_depth, ds.version AS desired_version, rs.version AS reported_version "
-                "FROM device d LEFT JOIN desired_state ds USING (device_id) "
-                "LEFT JOIN reported_state rs USING (device_id) ORDER BY d.device_id"
-            ).fetchall()
-        )
+        return list(self._db.execute(_DEVICES).fetchall())
 
     def turns(self, device_id: str, limit: int = 20) -> list[dict[str, Any]]:
         """The device's latest synced turns, in the device's order."""
-        rows = self._db.execute(
-            "SELECT seq, turn_id, conversation_id, role, text, language, started_at, timings FROM turn "
-            "WHERE device_id = %s ORDER BY seq DESC LIMIT %s",
-            (device_id, limit),
-        ).fetchall()
+        rows = self._db.execute(_TURNS, {"device_id": device_id, "limit": limit}).fetchall()
         return list(reversed(rows))
 
     def _tenant(self, device_id: str) -> str:
-        row = self._db.execute("SELECT tenant FROM device WHERE device_id = %s", (device_id,)).fetchone()
+        row = self._db.execute(_TENANT, {"device_id": device_id}).fetchone()
         if row is None:
             raise FleetError(f"unknown device {device_id!r}; see `papo-cloud fleet devices`")
         return str(row["tenant"])
 
     def group(self, group: str) -> list[str]:
         """Devices of a group (a tenant)."""
-        rows = self._db.execute("SELECT device_id FROM device WHERE tenant = %s ORDER BY device_id", (group,))
+        rows = self._db.execute(_GROUP, {"tenant": group})
         return [str(r["device_id"]) for r in rows.fetchall()]
 
     def set_config(self, device_id: str, changes: dict[str, Any], expected_version: int | None = None) -> DesiredState:
         """Merge `changes` into the settings the device last accepted, as a new version; publish it (retained)."""
         tenant = self._tenant(device_id)
         with self._db.transaction():
-            row = self._db.execute(
-                "SELECT version FROM desired_state WHERE device_id = %s FOR UPDATE", (device_id,)
-            ).fetchone()
-            applied = self._db.execute(
-                "SELECT settings FROM reported_state WHERE device_id = %s", (device_id,)
-            ).fetchone()
+            row = self._db.execute(_DESIRED_VERSION, {"device_id": device_id}).fetchone()
+            applied = self._db.execute(_APPLIED, {"device_id": device_id}).fetchone()
             current = 0 if row is None else int(row["version"])
             if expected_version is not None and expected_version != current:
                 raise FleetError(
@@ -93,15 +119,12 @@ class Fleet:
             merged = merge_settings({} if applied is None else dict(applied["settings"]), changes)
             desired = DesiredState(version=current + 1, settings=merged)
             self._db.execute(
-                "INSERT INTO desired_state (device_id, version, settings, updated_at) VALUES (%s, %s, %s, now()) "
-                "ON CONFLICT (device_id) DO UPDATE SET version = EXCLUDED.version, settings = EXCLUDED.settings, "
-                "updated_at = EXCLUDED.updated_at",
-                (device_id, desired.version, json.dumps(merged)),
+                _DESIRE, {"device_id": device_id, "version": desired.version, "settings": json.dumps(merged)}
             )
         self._publish(shadow_delta_topic(tenant, device_id), desired.model_dump_json(), retain=True)
         return desired
 
-    def command(self, device_id: str, name: str, args: dict[str, Any], timeout_s: float) -> CommandResult:
+    def command(self, device_id: str, name: CommandName, args: dict[str, Any], timeout_s: float) -> CommandResult:
         """Send a command and wait for its result; FleetError if none comes within `timeout_s`."""
         tenant = self._tenant(device_id)
         command = Command(
@@ -109,9 +132,10 @@ class Fleet:
             expires_at=datetime.now(UTC) + timedelta(seconds=timeout_s),
         )  # fmt: skip
         self._db.execute(
-            "INSERT INTO device_command (command_id, device_id, name, args, created_at) VALUES (%s, %s, %s, %s, now())",
-            (command.command_id, device_id, name, json.dumps(args)),
-        )
+            _NEW_COMMAND,
+            {"command_id": command.command_id, "device_id": device_id, "name": command.name.value,
+             "args": json.dumps(args)},
+        )  # fmt: skip
         answered = threading.Event()
         results: list[CommandResult] = []
         client = new_client(self._settings.broker, "papo-fleet")
@@ -133,7 +157,7 @@ class Fleet:
             info.wait_for_publish(5)
             if not answered.wait(timeout_s):
                 raise FleetError(
-                    f"{device_id} did not answer {name!r} within {timeout_s:g} s (is it online? "
+                    f"{device_id} did not answer {command.name.value!r} within {timeout_s:g} s (is it online? "
                     "`papo-cloud fleet devices`)"
                 )
         finally:

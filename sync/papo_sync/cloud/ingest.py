@@ -37,8 +37,6 @@ class Ingestor:
         self._client.on_message = self._on_message
         self._connection: psycopg.Connection[Any] | None = None
         self._live = LiveView(settings.redis_url, settings.redis_prefix, settings.live_stream_len)
-        self.committed_rows = 0
-        self.dead_letters = 0
         self.connected = threading.Event()
 
     def _on_connect(self, client: mqtt.Client, _: Any, __: Any, reason: Any, ___: Any) -> None:
@@ -107,8 +105,6 @@ class Ingestor:
                     log.warning("stopping with a batch not committed; its devices will send it again (no ack)")
                     return
                 delay = min(delay * 2, 10.0)
-        self.committed_rows += batch.row_count
-        self.dead_letters += len(batch.dead)
         for pending in batch.acks:  # only now: the rows are durable
             topic = sync_ack_topic(pending.tenant, pending.device_id)
             self._client.publish(topic, pending.ack.model_dump_json(), qos=1)

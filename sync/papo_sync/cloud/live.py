@@ -8,10 +8,14 @@ from typing import Any
 
 import psycopg
 import redis
+import sqlalchemy as sa
 
 from papo_sync.cloud.decode import Plan
+from papo_sync.cloud.schema import device, sql
 
 log = logging.getLogger(__name__)
+
+_ALL_PRESENCE = sql(sa.select(device.c.device_id, device.c.presence, device.c.session_seq, device.c.last_seen))
 
 
 class LiveView:
@@ -22,7 +26,6 @@ class LiveView:
         self._prefix = prefix
         self._stream_len = stream_len
         self.dirty = True  # presence must be (re)built from PostgreSQL first
-        self.available = False
 
     def key(self, *parts: str) -> str:
         """A namespaced Redis key."""
@@ -47,17 +50,16 @@ class LiveView:
                 fields = {"seq": row["seq"], "role": row["role"], "text": row["text"], "turn_id": row["turn_id"]}
                 pipe.xadd(stream, fields, maxlen=self._stream_len, approximate=True)  # type: ignore[arg-type]
             pipe.execute()
-            self.available = True
         except redis.RedisError as exc:
             if not self.dirty:
                 log.warning(
                     "Redis unavailable; ingestion goes on, the live view will be rebuilt", extra={"reason": str(exc)}
                 )
-            self.dirty, self.available = True, False
+            self.dirty = True
 
     def _rebuild(self, connection: psycopg.Connection[Any]) -> None:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT device_id, presence, session_seq, last_seen FROM device")
+            cursor.execute(_ALL_PRESENCE)
             rows = cursor.fetchall()
         connection.rollback()
         pipe = self._redis.pipeline(transaction=False)
@@ -67,11 +69,6 @@ class LiveView:
         pipe.execute()
         self.dirty = False
         log.info("live view rebuilt from PostgreSQL", extra={"devices": len(rows)})
-
-    def presence(self) -> dict[str, dict[str, Any]]:
-        """Every device's presence as the live view holds it."""
-        raw = self._redis.hgetall(self.key("presence"))
-        return {k.decode(): json.loads(v) for k, v in raw.items()}  # type: ignore[union-attr]
 
     def close(self) -> None:
         """Release the connection pool."""

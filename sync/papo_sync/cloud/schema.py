@@ -1,17 +1,22 @@
-"""The cloud database (PostgreSQL): tables as SQLAlchemy Core metadata, migrated by Alembic."""
+"""The cloud database (PostgreSQL): its one statement of the tables (SQLAlchemy Core), migrated by Alembic.
+
+The queries are built from these Table objects (`sql`) and the COPY column lists derived from them
+(`columns`); the migrations are frozen history, and a services test checks that they end where this metadata is.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
     DateTime,
     Float,
+    Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -20,7 +25,11 @@ from sqlalchemy import (
     Text,
     create_engine,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement, KeyedColumnElement
 
 metadata = MetaData()
 
@@ -57,6 +66,7 @@ turn = Table(
     Column("interrupted", Boolean, nullable=False, server_default="false"),
     Column("received_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("device_id", "msg_id"),
+    Index("ix_turn_device_seq", "device_id", "seq"),
 )  # fmt: skip
 
 wellbeing_event = Table(
@@ -72,6 +82,7 @@ wellbeing_event = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("device_id", "msg_id"),
+    Index("ix_wellbeing_event_device_created", "device_id", "created_at"),
 )  # fmt: skip
 
 tombstone = Table(
@@ -125,13 +136,58 @@ device_command = Table(
     Column("ok", Boolean),
     Column("detail", Text),
     Column("completed_at", DateTime(timezone=True)),
+    Index("ix_device_command_device", "device_id", "created_at"),
 )  # fmt: skip
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+# psycopg takes the %(name)s placeholders this dialect renders, and no casts are added to the parameters
+_DIALECT = PGDialect_psycopg2()  # type: ignore[no-untyped-call]
+
+
+def columns(table: Table) -> tuple[str, ...]:
+    """The names of `table`'s columns in their declared order (the order rows are COPYed in)."""
+    return tuple(column.name for column in table.columns)
+
+
+def sql(statement: ClauseElement, values: Sequence[str] = (), literal: bool = False) -> str:
+    """`statement` as PostgreSQL text for psycopg; `values`: the columns an INSERT/UPDATE takes as parameters.
+
+    Parameters are `%(name)s` (a bindparam's name, or a column's for `values`); `literal` renders constants
+    inline, for statements that take no parameters at all. No RETURNING is added to INSERTs.
+    """
+    compiled = statement.compile(
+        dialect=_DIALECT,
+        column_keys=list(values) or None,
+        for_executemany=True,
+        compile_kwargs={"literal_binds": literal},
+    )
+    assert isinstance(compiled, SQLCompiler)
+    constants = sorted({bind.key for bind in compiled.binds.values() if not bind.required})
+    if constants:
+        raise ValueError(f"constants {constants} would be parameters: pass literal=True or use bindparam()")
+    return str(compiled)
+
+
+def upsert(
+    table: Table,
+    values: Sequence[str],
+    changes: Callable[[ReadOnlyColumnCollection[str, KeyedColumnElement[Any]]], dict[str, Any]],
+    **fixed: Any,
+) -> str:
+    """INSERT `values` (and `fixed` SQL expressions) into `table`; on a primary-key conflict SET `changes(excluded)`."""
+    statement = insert(table).values(**fixed) if fixed else insert(table)
+    return sql(
+        statement.on_conflict_do_update(index_elements=list(table.primary_key), set_=changes(statement.excluded)),
+        values,
+    )
 
 
 def migrate(database_url: str) -> None:
     """Bring the cloud database's schema up to date (Alembic, on the given database)."""
+    # only migrating needs Alembic: the ingestors and the fleet, which import this module, never load it
+    from alembic import command
+    from alembic.config import Config
+
     engine = create_engine(_sqlalchemy_url(database_url))
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))

@@ -3,25 +3,133 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.sql.expression import ColumnElement, FromClause
 
 from papo_sync.cloud.decode import Plan
+from papo_sync.cloud.schema import (
+    columns,
+    dead_letter,
+    device,
+    device_command,
+    reported_state,
+    sql,
+    tombstone,
+    turn,
+    upsert,
+    wellbeing_event,
+)
 
-TURN_COLUMNS = (
-    "device_id", "msg_id", "seq", "conversation_id", "turn_id", "role", "text", "language", "started_at",
-    "audio_duration_s", "timings", "stt_model", "llm_model", "reply_to", "interrupted", "received_at",
-)  # fmt: skip
-WELLBEING_COLUMNS = (
-    "device_id", "msg_id", "seq", "kind", "severity", "evidence", "source", "turn_id", "created_at", "received_at",
-)  # fmt: skip
-TOMBSTONE_COLUMNS = ("device_id", "msg_id", "seq", "scope", "turn_ids", "requested_at", "applied_at")
-# a turn that arrives after the tombstone erasing it (batches may arrive out of order) stays erased
-_NOT_ERASED = (
-    "WHERE NOT EXISTS (SELECT 1 FROM tombstone t WHERE t.device_id = s.device_id AND "
-    "((t.scope = 'all_history' AND t.seq > s.seq) OR (t.scope = 'turns' AND t.turn_ids ? s.turn_id)))"
+
+def _not_erased(staged: FromClause) -> ColumnElement[bool]:
+    """A turn that arrives after the tombstone erasing it (batches may arrive out of order) stays erased."""
+    erased = tombstone.alias("t")
+    return ~sa.exists().where(
+        erased.c.device_id == staged.c.device_id,
+        sa.or_(
+            sa.and_(erased.c.scope == "all_history", erased.c.seq > staged.c.seq),
+            sa.and_(erased.c.scope == "turns", erased.c.turn_ids.has_key(staged.c.turn_id)),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """How rows of one table are loaded: COPY into a temporary twin, then INSERT … ON CONFLICT DO NOTHING."""
+
+    columns: tuple[str, ...]
+    create: str
+    copy: str
+    insert: str
+
+    @classmethod
+    def of(cls, table: sa.Table, where: Callable[[FromClause], ColumnElement[bool]] | None = None) -> _Staged:
+        """The statements for `table` (every column, in declared order); `where` filters the staged rows."""
+        names = columns(table)
+        stage = f"{table.name}_stage"
+        staged = sa.table(stage, *(sa.column(c.name, c.type) for c in table.columns)).alias("s")
+        rows = sa.select(*staged.c) if where is None else sa.select(*staged.c).where(where(staged))
+        return cls(
+            columns=names,
+            create=f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table.name} INCLUDING DEFAULTS) "
+            "ON COMMIT DELETE ROWS",
+            copy=f"COPY {stage} ({', '.join(names)}) FROM STDIN",
+            insert=sql(insert(table).from_select(names, rows).on_conflict_do_nothing(), literal=True),
+        )
+
+    def load(self, cursor: psycopg.Cursor[Any], rows: list[dict[str, Any]]) -> None:
+        """Add `rows` (dicts keyed by column name); rows already there (same key) are left as they are."""
+        if not rows:
+            return
+        cursor.execute(self.create)
+        with cursor.copy(self.copy) as copy:
+            for row in rows:
+                copy.write_row(tuple(row[c] for c in self.columns))
+        cursor.execute(self.insert)
+
+
+_TURNS = _Staged.of(turn, where=_not_erased)
+_WELLBEING = _Staged.of(wellbeing_event)
+_TOMBSTONES = _Staged.of(tombstone)
+
+
+_REPORT = upsert(
+    reported_state,
+    columns(reported_state),
+    lambda new: {
+        "version": new.version,
+        # a refused version keeps the settings the device runs with
+        "settings": sa.case((new.accepted, new.settings), else_=reported_state.c.settings),
+        "accepted": new.accepted,
+        "reason": new.reason,
+        "restart_needed": new.restart_needed,
+        "reported_at": new.reported_at,
+    },
+)
+_SEEN = upsert(
+    device,
+    ("device_id", "tenant", "first_seen", "last_seen", "last_sync_at"),
+    lambda new: {
+        "last_seen": sa.func.greatest(device.c.last_seen, new.last_seen),
+        "last_sync_at": sa.func.coalesce(new.last_sync_at, device.c.last_sync_at),
+    },
+)
+# a will (offline) of an older session never overrides the birth of a newer one
+_PRESENCE = sql(
+    sa.update(device)
+    .where(device.c.device_id == sa.bindparam("id"), device.c.session_seq <= sa.bindparam("session_seq"))
+    .values(
+        presence=sa.bindparam("presence"),
+        session_seq=sa.bindparam("session_seq"),
+        version=sa.func.coalesce(sa.bindparam("new_version"), device.c.version),
+    )
+)
+_TELEMETRY = sql(
+    sa.update(device).where(device.c.device_id == sa.bindparam("id")),
+    values=("telemetry", "outbox_depth", "version"),
+)
+_RESULT = sql(
+    sa.update(device_command).where(
+        device_command.c.command_id == sa.bindparam("command_id"), device_command.c.device_id == sa.bindparam("id")
+    ),
+    values=("ok", "detail", "completed_at"),
+)
+_DEAD = sql(
+    sa.insert(dead_letter).values(received_at=sa.func.now()), values=("topic", "device_id", "reason", "payload")
+)
+_ERASE_BEFORE = sql(
+    sa.delete(turn).where(turn.c.device_id == sa.bindparam("device_id"), turn.c.seq < sa.bindparam("seq"))
+)
+_ERASE_TURNS = sql(
+    sa.delete(turn).where(
+        turn.c.device_id == sa.bindparam("device_id"), turn.c.turn_id == sa.any_(sa.bindparam("turn_ids"))
+    )
 )
 
 
@@ -30,93 +138,66 @@ def connect(database_url: str) -> psycopg.Connection[Any]:
     return psycopg.connect(database_url, connect_timeout=5)
 
 
-def _copy_upsert(
-    cursor: psycopg.Cursor[Any], table: str, columns: Sequence[str], rows: list[dict[str, Any]], where: str = ""
-) -> None:
-    if not rows:
-        return
-    stage = f"{table}_stage"
-    names = ", ".join(columns)
-    cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
-    with cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(tuple(row[c] for c in columns))
-    cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} s {where} ON CONFLICT DO NOTHING")
-
-
 def write(connection: psycopg.Connection[Any], plan: Plan) -> None:
     """Commit everything in `plan` at once (or nothing, raising)."""
     with connection.transaction(), connection.cursor() as cursor:
         if plan.tombstones:
-            _copy_upsert(cursor, "tombstone", TOMBSTONE_COLUMNS, plan.tombstones)
+            _TOMBSTONES.load(cursor, plan.tombstones)
             _apply_tombstones(cursor, plan)
-        _copy_upsert(cursor, "turn", TURN_COLUMNS, plan.turns, where=_NOT_ERASED)
-        _copy_upsert(cursor, "wellbeing_event", WELLBEING_COLUMNS, plan.wellbeing)
+        _TURNS.load(cursor, plan.turns)
+        _WELLBEING.load(cursor, plan.wellbeing)
         _devices(cursor, plan)
         for device_id, reported, at in plan.reported:
             cursor.execute(
-                "INSERT INTO reported_state (device_id, version, settings, accepted, reason, restart_needed, "
-                "reported_at) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (device_id) DO UPDATE SET "
-                "version = EXCLUDED.version, "
-                "settings = CASE WHEN EXCLUDED.accepted THEN EXCLUDED.settings ELSE reported_state.settings END, "
-                "accepted = EXCLUDED.accepted, reason = EXCLUDED.reason, restart_needed = EXCLUDED.restart_needed, "
-                "reported_at = EXCLUDED.reported_at",
-                (
-                    device_id,
-                    reported.version,
-                    json.dumps(reported.settings),
-                    reported.accepted,
-                    reported.reason,
-                    json.dumps(reported.restart_needed),
-                    at,
-                ),
-            )
+                _REPORT,
+                {
+                    "device_id": device_id, "version": reported.version, "settings": json.dumps(reported.settings),
+                    "accepted": reported.accepted, "reason": reported.reason,
+                    "restart_needed": json.dumps(reported.restart_needed), "reported_at": at,
+                },
+            )  # fmt: skip
         for device_id, result, at in plan.results:
             cursor.execute(
-                "UPDATE device_command SET ok = %s, detail = %s, completed_at = %s "
-                "WHERE command_id = %s AND device_id = %s",
-                (result.ok, result.detail, at, result.command_id, device_id),
-            )
+                _RESULT,
+                {"ok": result.ok, "detail": result.detail, "completed_at": at, "command_id": result.command_id,
+                 "id": device_id},
+            )  # fmt: skip
         if plan.dead:
             cursor.executemany(
-                "INSERT INTO dead_letter (received_at, topic, device_id, reason, payload) "
-                "VALUES (now(), %s, %s, %s, %s)",
-                [(d.topic, d.device_id, d.reason, d.payload.replace("\x00", "")) for d in plan.dead],
-            )
+                _DEAD,
+                [
+                    {"topic": d.topic, "device_id": d.device_id, "reason": d.reason,
+                     "payload": d.payload.replace("\x00", "")}
+                    for d in plan.dead
+                ],
+            )  # fmt: skip
 
 
 def _apply_tombstones(cursor: psycopg.Cursor[Any], plan: Plan) -> None:
-    for tombstone in plan.tombstones:
-        if tombstone["scope"] == "all_history":
-            cursor.execute(
-                "DELETE FROM turn WHERE device_id = %s AND seq < %s", (tombstone["device_id"], tombstone["seq"])
-            )
+    for erase in plan.tombstones:
+        if erase["scope"] == "all_history":
+            cursor.execute(_ERASE_BEFORE, {"device_id": erase["device_id"], "seq": erase["seq"]})
         else:
-            cursor.execute(
-                "DELETE FROM turn WHERE device_id = %s AND turn_id = ANY(%s)",
-                (tombstone["device_id"], json.loads(tombstone["turn_ids"])),
-            )
+            cursor.execute(_ERASE_TURNS, {"device_id": erase["device_id"], "turn_ids": json.loads(erase["turn_ids"])})
 
 
 def _devices(cursor: psycopg.Cursor[Any], plan: Plan) -> None:
     synced = {ack.device_id for ack in plan.acks if ack.ack.acked}
     for device_id, (tenant, at) in plan.seen.items():
         cursor.execute(
-            "INSERT INTO device (device_id, tenant, first_seen, last_seen, last_sync_at) VALUES (%s, %s, %s, %s, %s) "
-            "ON CONFLICT (device_id) DO UPDATE SET last_seen = GREATEST(device.last_seen, EXCLUDED.last_seen), "
-            "last_sync_at = COALESCE(EXCLUDED.last_sync_at, device.last_sync_at)",
-            (device_id, tenant, at, at, at if device_id in synced else None),
-        )
+            _SEEN,
+            {"device_id": device_id, "tenant": tenant, "first_seen": at, "last_seen": at,
+             "last_sync_at": at if device_id in synced else None},
+        )  # fmt: skip
     for _, device_id, presence, _ in plan.presence:
-        # a will (offline) of an older session never overrides the birth of a newer one
         cursor.execute(
-            "UPDATE device SET presence = %s, session_seq = %s, version = COALESCE(%s, version) "
-            "WHERE device_id = %s AND (session_seq < %s OR (session_seq = %s))",
-            (presence.state, presence.session_seq, presence.version, device_id, presence.session_seq,
-             presence.session_seq),
+            _PRESENCE,
+            {"presence": presence.state, "session_seq": presence.session_seq, "new_version": presence.version,
+             "id": device_id},
         )  # fmt: skip
     for _, device_id, telemetry, _ in plan.telemetry:
         cursor.execute(
-            "UPDATE device SET telemetry = %s, outbox_depth = %s, version = %s WHERE device_id = %s",
-            (telemetry.model_dump_json(), telemetry.outbox_depth, telemetry.version, device_id),
-        )
+            _TELEMETRY,
+            {"telemetry": telemetry.model_dump_json(), "outbox_depth": telemetry.outbox_depth,
+             "version": telemetry.version, "id": device_id},
+        )  # fmt: skip

@@ -1,5 +1,7 @@
 """Alembic environment: migrations run on the connection papo-cloud hands over."""
 
+from __future__ import annotations
+
 from alembic import context
 
 from papo_sync.cloud.schema import metadata

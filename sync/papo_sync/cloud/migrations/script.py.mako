@@ -4,6 +4,8 @@ Revision ID: ${up_revision}
 Revises: ${down_revision | comma,n}
 """
 
+from __future__ import annotations
+
 import sqlalchemy as sa
 from alembic import op
 ${imports if imports else ""}
@@ -15,8 +17,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Apply this revision."""
     ${upgrades if upgrades else "pass"}
 
 
 def downgrade() -> None:
+    """Undo this revision."""
     ${downgrades if downgrades else "pass"}

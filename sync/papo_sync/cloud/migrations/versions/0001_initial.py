@@ -4,6 +4,8 @@ Revision ID: 0001
 Revises:
 """
 
+from __future__ import annotations
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
@@ -15,6 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Apply this revision."""
     op.create_table(
         "device",
         sa.Column("device_id", sa.String(64), primary_key=True),
@@ -115,6 +118,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Undo this revision."""
     for table in (
         "device_command",
         "reported_state",
