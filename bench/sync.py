@@ -29,9 +29,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
-from papo.store.db import TurnStore
-from papo.store.outbox import Outbox, turn_row
-from papo.store.tables import Conversation, Turn
+from papo.store import NewTurn, Store
 from papo_sync.cloud.schema import migrate
 from papo_sync.connection import disable_nagle
 from papo_sync.device.agent import AgentConfig, SyncAgent
@@ -166,24 +164,26 @@ def _client_for_port(port: int) -> mqtt.Client:
     return client
 
 
-def _backlog(path: Path, turns: int) -> TurnStore:
+def _backlog(path: Path, turns: int) -> Store:
     """A device store holding `turns` unsynced turns (written in one transaction, as many single turns)."""
-    from sqlmodel import Session
-
-    store = TurnStore(path, "dev-0000", 300)
-    now = datetime.now(UTC)
-    with Session(store.engine) as session, session.begin():
-        conversation = Conversation(id="c0", device_id="dev-0000", source="mic", started_at=now, last_turn_at=now)
-        session.add(conversation)
-        for seq in range(1, turns + 1):
-            turn = Turn(
-                id=uuid.uuid4().hex, conversation_id="c0", seq=seq, role="person",
-                text=f"Hoje eu fui à feira e comprei frutas, número {seq}.", language="pt", started_at=now,
-                audio_start_s=0, audio_end_s=2.5, audio_duration_s=2.5, stt_model="whisper-base",
-                stt_window="short", vad_model="silero-vad-v6", stt_ms=150.0,
-            )  # fmt: skip
-            session.add(turn)
-            session.add(turn_row(turn, "dev-0000"))
+    store = Store(path, "dev-0000", 300)
+    store.turns.record_many(
+        [
+            NewTurn(
+                text=f"Hoje eu fui à feira e comprei frutas, número {seq}.",
+                language="pt",
+                audio_start_s=0,
+                audio_end_s=2.5,
+                audio_duration_s=2.5,
+                stt_model="whisper-base",
+                stt_window="short",
+                vad_model="silero-vad-v6",
+                stt_ms=150.0,
+            )
+            for seq in range(1, turns + 1)
+        ],
+        "mic",
+    )
     return store
 
 
@@ -195,7 +195,7 @@ def _drain(broker: Broker, turns: int) -> float:
         store = _backlog(Path(scratch) / "device.sqlite3", turns)
         config = AgentConfig(host="127.0.0.1", port=broker.port, tenant=TENANT, device_id="dev-0000",
                              username="dev-0000", password=device_password("dev-0000"))  # fmt: skip
-        agent = SyncAgent(config, Outbox(store.engine), session_seq=1)
+        agent = SyncAgent(config, store.outbox, session_seq=1)
         started = time.perf_counter()
         agent.start()
         if not agent.wait_until_drained(600):

@@ -28,21 +28,20 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
 from papo.audio.recorder import RecordingSpeaker
 from papo.conversation.anticipation import Anticipator
-from papo.conversation.companion import HeardTurn
 from papo.conversation.prompt import build_messages
 from papo.conversation.runtime import ConversationRuntime
+from papo.conversation.turn import HeardTurn
 from papo.engine import SpeechEngine, load_engine
 from papo.listener import Listener, PendingUtterance, hear_recording
-from papo.service import store_turn
 from papo.settings import Settings, load_settings
 from papo.speech.tts import load_voice
 from papo.speech.voicegen import with_silence
-from papo.store.db import TurnStore
+from papo.store import Store
 from stt import Clip, generated_clips
 from support.scripted_llm import Script, ScriptedLlm
 
 SCRIPTED_REPLY = "Que coisa boa de ouvir! Conte mais um pouco para mim. O que a senhora achou disso tudo?"
-TurnTimer = Callable[[SpeechEngine, ConversationRuntime, TurnStore, PendingUtterance], float | None]
+TurnTimer = Callable[[SpeechEngine, ConversationRuntime, Store, PendingUtterance], float | None]
 
 
 def _feed(
@@ -57,30 +56,30 @@ def _feed(
 
 
 def _streamed(
-    engine: SpeechEngine, runtime: ConversationRuntime, store: TurnStore, pending: PendingUtterance
+    engine: SpeechEngine, runtime: ConversationRuntime, store: Store, pending: PendingUtterance
 ) -> float | None:
-    turn = store_turn(store, engine, pending, "bench")
-    if turn is None:
+    new = engine.heard(pending)
+    if new is None:
         return None
-    heard = HeardTurn(turn.text, "bench", turn.id, turn.conversation_id, pending.eos_monotonic)
+    heard = HeardTurn.stored(store.turns.record(new, "bench"), "bench", pending.eos_monotonic)
     outcome = runtime.companion.respond(heard)
     return None if outcome.first_audio_ms is None or outcome.fallback else outcome.first_audio_ms / 1000
 
 
 def _sequential(
-    engine: SpeechEngine, runtime: ConversationRuntime, store: TurnStore, pending: PendingUtterance
+    engine: SpeechEngine, runtime: ConversationRuntime, store: Store, pending: PendingUtterance
 ) -> float | None:
     transcript = pending.result()
     if transcript is None:
         return None
-    companion = runtime.companion
     settings = runtime.settings
-    assert companion.llm is not None
-    memories = companion.memory.recall(transcript.text, 4) if companion.memory is not None else []
+    assert runtime.llm is not None
+    memories = runtime.memory.recall(transcript.text, 4) if runtime.memory is not None else []
     messages = build_messages("pt", "Papo", transcript.text, memories, [])
-    answer = companion.llm.complete(messages, settings.llm.max_tokens, settings.llm.temperature)
-    audio = companion.voice.voice.synthesize(answer)
-    RecordingSpeaker().play(audio, companion.voice.rate)
+    answer = "".join(runtime.llm.stream(messages, settings.llm.max_tokens, settings.llm.temperature))
+    voice = runtime.companion.output.voice
+    audio = voice.voice.synthesize(answer)
+    RecordingSpeaker().play(audio, voice.rate)
     return time.monotonic() - pending.eos_monotonic
 
 
@@ -88,7 +87,7 @@ def _measure(
     engine: SpeechEngine, settings: Settings, clips: list[Clip], timer: TurnTimer
 ) -> tuple[list[float], ConversationRuntime]:
     with tempfile.TemporaryDirectory() as scratch:
-        store = TurnStore(Path(scratch) / "bench.sqlite3", "bench", 300)
+        store = Store(Path(scratch) / "bench.sqlite3", "bench", 300)
         runtime = ConversationRuntime(settings, store, RecordingSpeaker(), None)
         runtime.start(wait_for_crew=True)
         results: list[float] = []

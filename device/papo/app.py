@@ -1,4 +1,4 @@
-"""create_app(): the one composition root of the daemon; its lifespan starts and stops the voice pipeline."""
+"""create_app(): the daemon's root; its parts come from the wiring, its lifespan starts and stops the pipeline."""
 
 from __future__ import annotations
 
@@ -11,29 +11,25 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.datastructures import State
 
-from papo import _native
-from papo.audio.native import open_speaker
 from papo.audio.sources import FrameSource
-from papo.cache import open_cache
 from papo.conversation.runtime import ConversationRuntime
 from papo.errors import PapoError
 from papo.fleet import FleetLink
 from papo.service import VoiceService
 from papo.settings import Settings
-from papo.speech.tts import Speaker
-from papo.store.db import TurnStore
+from papo.store import Store
 from papo.web.health import HealthController
-from papo_sync.protocol import Command, CommandResult
+from papo.wiring import Wiring
+from papo_sync.protocol import Command, CommandName, CommandResult
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, open_source: Callable[[], FrameSource] | None = None) -> Litestar:
     """Build the daemon: store, voice pipeline (background task) and the local web API."""
-    store = TurnStore(settings.store_path, settings.device_id, settings.store.conversation_idle_s)
-    cache = open_cache(settings)
-    speaker = open_speaker(settings.audio.output_device) if settings.conversation.enabled else None
-    conversation = _conversation(settings, store, speaker, cache)
+    parts = Wiring(settings)
+    store = parts.store()
+    conversation = _conversation(parts) if settings.conversation.enabled else None
     voice = VoiceService(settings, store, open_source=open_source, conversation=conversation)
     link = _fleet_link(settings, store, voice) if settings.sync.enabled else None
 
@@ -55,13 +51,7 @@ def create_app(settings: Settings, open_source: Callable[[], FrameSource] | None
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
                     await asyncio.wait_for(task, timeout=10)
-            if conversation is not None:
-                await asyncio.to_thread(conversation.close)
-            if speaker is not None:
-                speaker.close()
-            if cache is not None:
-                cache.close()
-            store.close()
+            await asyncio.to_thread(parts.close)
             log.info("daemon stopped")
 
     return Litestar(
@@ -72,7 +62,7 @@ def create_app(settings: Settings, open_source: Callable[[], FrameSource] | None
     )
 
 
-def _fleet_link(settings: Settings, store: TurnStore, voice: VoiceService) -> FleetLink:
+def _fleet_link(settings: Settings, store: Store, voice: VoiceService) -> FleetLink:
     def ok(command: Command, detail: str, **data: object) -> CommandResult:
         return CommandResult(command_id=command.command_id, ok=True, detail=detail, data=data)
 
@@ -81,11 +71,11 @@ def _fleet_link(settings: Settings, store: TurnStore, voice: VoiceService) -> Fl
         return ok(command, "the audio input is being reopened")
 
     def delete_history(command: Command) -> CommandResult:
-        erased = store.delete_history()
+        erased = store.turns.delete_history()
         return ok(command, f"erased {erased} turns here; the cloud erases its copy", turns=erased)
 
     def forget_memories(command: Command) -> CommandResult:
-        memory = voice.conversation.companion.memory if voice.conversation is not None else None
+        memory = voice.conversation.memory if voice.conversation is not None else None
         if memory is None:
             return CommandResult(command_id=command.command_id, ok=False, detail="memory is not loaded")
         return ok(command, "memories erased", memories=memory.forget_all())
@@ -94,17 +84,17 @@ def _fleet_link(settings: Settings, store: TurnStore, voice: VoiceService) -> Fl
         if voice.conversation is not None:
             voice.conversation.companion.apply_settings(new.conversation)
 
-    commands = {"restart-pipeline": restart, "delete-history": delete_history, "forget-memories": forget_memories}
-    return FleetLink(settings, store, lambda: voice.status.state.value, commands, apply_live)
+    commands = {
+        CommandName.RESTART_PIPELINE: restart,
+        CommandName.DELETE_HISTORY: delete_history,
+        CommandName.FORGET_MEMORIES: forget_memories,
+    }
+    return FleetLink(settings, store.outbox, lambda: voice.status.state.value, commands, apply_live)
 
 
-def _conversation(
-    settings: Settings, store: TurnStore, speaker: Speaker | None, cache: _native.Cache | None
-) -> ConversationRuntime | None:
-    if speaker is None:
-        return None
+def _conversation(parts: Wiring) -> ConversationRuntime | None:
     try:
-        return ConversationRuntime(settings, store, speaker, cache)
+        return parts.conversation(parts.speaker())
     except PapoError as exc:
         log.error("the companion cannot speak; only listening", extra={"reason": str(exc)})
         return None

@@ -7,12 +7,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from papo.listener import PendingUtterance
 from papo.models.manifest import load_manifest
 from papo.models.provision import provision
 from papo.settings import Settings
 from papo.speech.endpoint import Endpointer
 from papo.speech.stt import WhisperTranscriber
 from papo.speech.vad import SileroVad
+from papo.store import NewTurn
 from papo.system.logging import fields
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,26 @@ class SpeechEngine:
         """Each loaded model's name and the sha256 (first 12 hex digits) of its main file."""
         manifest = load_manifest()
         return {name: manifest.get(name).files[0].sha256[:12] for name in (self.stt_model, self.vad_model)}
+
+    def heard(self, pending: PendingUtterance) -> NewTurn | None:
+        """Wait for one utterance's transcript: the turn to store, or None when it held no words."""
+        transcript = pending.result()
+        if transcript is None:
+            return None
+        utterance = pending.utterance
+        return NewTurn(
+            text=transcript.text,
+            language=transcript.language,
+            audio_start_s=utterance.start_s,
+            audio_end_s=utterance.end_s,
+            audio_duration_s=utterance.duration_s,
+            stt_model=self.stt_model,
+            stt_window=transcript.window,
+            vad_model=self.vad_model,
+            vad_ms=round(utterance.vad_ms, 2),
+            stt_ms=round(transcript.stt_ms, 2),
+            eos_to_text_ms=None if pending.eos_to_text_ms is None else round(pending.eos_to_text_ms, 2),
+        )
 
     def endpointer(self) -> Endpointer:
         """Return a fresh endpointer (its own VAD state) for one audio stream."""

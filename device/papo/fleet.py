@@ -14,21 +14,26 @@ from pydantic import ValidationError
 
 from papo import __version__
 from papo.errors import PapoError
-from papo.settings import Settings, fleet_settings_path, load_settings
-from papo.store.db import TurnStore
-from papo.store.outbox import Outbox
-from papo_sync.device.agent import AgentConfig, SyncAgent
-from papo_sync.protocol import Command, CommandResult, DesiredState, ReportedState, Telemetry, merge_settings
+from papo.settings import Settings, fleet_settings_path, live_keys, load_settings
+from papo_sync.device.agent import AgentConfig, OutboxSource, SyncAgent
+from papo_sync.protocol import (
+    Command,
+    CommandName,
+    CommandResult,
+    DesiredState,
+    ReportedState,
+    Telemetry,
+    merge_settings,
+)
 
 log = logging.getLogger(__name__)
 
 CommandHandler = Callable[[Command], CommandResult]
-# Conversation settings the running companion reads at every turn; everything else waits for the next start.
-LIVE_KEYS = {
-    "conversation.companion_name", "conversation.history_turns", "conversation.memories_in_prompt",
-    "conversation.wake_words", "conversation.follow_up_s", "conversation.anticipate",
-    "conversation.review_after_idle_s",
-}  # fmt: skip
+
+
+def fleet_version_path(state_dir: Path) -> Path:
+    """The version of the fleet's desired settings last kept in `state_dir` (reported as applied at start)."""
+    return fleet_settings_path(state_dir).with_name("fleet-version")
 
 
 def changed_keys(old: Settings, new: Settings) -> list[str]:
@@ -56,9 +61,9 @@ def next_session(state_dir: Path) -> int:
     return last + 1
 
 
-def apply_desired(desired: DesiredState) -> ReportedState:
-    """Validate the fleet's settings against Settings; keep them (for the next start) or refuse with the reason."""
-    path = fleet_settings_path()
+def apply_desired(desired: DesiredState, state_dir: Path) -> ReportedState:
+    """Validate the fleet's settings against Settings; keep them in `state_dir` (for the next start) or refuse."""
+    path = fleet_settings_path(state_dir)
     try:
         current = json.loads(path.read_text()) if path.exists() else {}
     except (OSError, ValueError):
@@ -77,7 +82,7 @@ def apply_desired(desired: DesiredState) -> ReportedState:
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(candidate, indent=2))
     temporary.replace(path)
-    path.with_name("fleet-version").write_text(str(desired.version))
+    fleet_version_path(state_dir).write_text(str(desired.version))
     log.info("fleet settings kept", extra={"version": desired.version})
     return ReportedState(version=desired.version, settings=candidate, accepted=True)
 
@@ -93,19 +98,23 @@ def _temperature() -> float | None:
 
 
 class FleetLink:
-    """Builds and runs the sync agent for the daemon."""
+    """Builds and runs the sync agent for the daemon.
+
+    `outbox` is drained, `commands` answer the fleet by name, and `apply_live` takes the new Settings when the
+    fleet changes keys that apply at once (`live_keys()`); other changed keys are reported as restart_needed.
+    """
 
     def __init__(
         self,
         settings: Settings,
-        store: TurnStore,
+        outbox: OutboxSource,
         pipeline_state: Callable[[], str],
-        commands: Mapping[str, CommandHandler],
+        commands: Mapping[CommandName, CommandHandler],
         apply_live: Callable[[Settings], None] | None = None,
     ) -> None:
         self._settings = settings
         self._apply_live = apply_live
-        self._outbox = Outbox(store.engine)
+        self._outbox = outbox
         self._pipeline_state = pipeline_state
         self._commands = commands
         sync = settings.sync
@@ -118,12 +127,12 @@ class FleetLink:
         )  # fmt: skip
         self.agent = SyncAgent(
             config, self._outbox, next_session(settings.state_dir), telemetry=self.telemetry,
-            on_command=self._command, on_desired=self._desired, applied_version=self._applied_version(),
+            on_command=self._command, on_desired=self.on_desired, applied_version=self._applied_version(),
         )  # fmt: skip
         psutil.cpu_percent(None)
 
     def _applied_version(self) -> int:
-        path = fleet_settings_path().with_name("fleet-version")
+        path = fleet_version_path(self._settings.state_dir)
         try:
             return int(path.read_text())
         except (OSError, ValueError):
@@ -140,18 +149,22 @@ class FleetLink:
             pipeline_state=self._pipeline_state(),
         )  # fmt: skip
 
-    def _desired(self, desired: DesiredState) -> ReportedState:
-        """Validate and keep the fleet's settings; apply at once what the running daemon can take."""
-        report = apply_desired(desired)
+    def on_desired(self, desired: DesiredState) -> ReportedState:
+        """Validate and keep the fleet's settings; apply at once what the running daemon can take.
+
+        Runs on the sync agent's worker thread, one desired state or command at a time.
+        """
+        state_dir = self._settings.state_dir
+        report = apply_desired(desired, state_dir)
         if not report.accepted:
             return report
         try:
-            effective = load_settings()
+            effective = load_settings(state_dir=state_dir)
         except PapoError as exc:  # the kept file is valid; another source (TOML, environment) is not
             log.warning("fleet settings kept, but the settings as a whole do not load", extra={"reason": str(exc)})
             return report.model_copy(update={"restart_needed": ["*"]})
         changed = changed_keys(self._settings, effective)
-        live = [key for key in changed if key in LIVE_KEYS]
+        live = [key for key in changed if key in live_keys()]
         if live and self._apply_live is not None:
             self._apply_live(effective)
             log.info("fleet settings applied", extra={"keys": ",".join(live)})

@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from papo.audio import FRAME_SAMPLES, SAMPLE_RATE
 from papo.speech.endpoint import Endpointer, SpeechPaused, SpeechResumed, Utterance, UtteranceEnded
-from papo.speech.stt import Transcript, WhisperTranscriber
+from papo.speech.stt import Transcript
 
 
 @dataclass
@@ -44,6 +44,13 @@ class _Speculation:
     future: Future[Transcript | None]
 
 
+class Transcriber(Protocol):
+    """Speech to text for one utterance (faster-whisper in the product, a fake in the unit tests)."""
+
+    def transcribe(self, samples: npt.NDArray[np.float32]) -> Transcript | None:
+        """Return what was said in `samples` (16 kHz mono), or None when it held no words."""
+
+
 class PauseObserver(Protocol):
     """Told when the person pauses (with the early transcript on its way) and when they go on talking."""
 
@@ -60,7 +67,7 @@ class Listener:
     def __init__(
         self,
         endpointer: Endpointer,
-        transcriber: WhisperTranscriber,
+        transcriber: Transcriber,
         executor: ThreadPoolExecutor,
         speculative: bool = True,
         observer: PauseObserver | None = None,

@@ -13,14 +13,13 @@ from enum import StrEnum
 
 from papo.audio import FRAME_SAMPLES, SAMPLE_RATE
 from papo.audio.sources import FrameSource, open_microphone
-from papo.conversation.companion import HeardTurn
 from papo.conversation.runtime import ConversationRuntime, ConversationState
+from papo.conversation.turn import HeardTurn
 from papo.engine import SpeechEngine, load_engine
 from papo.errors import AudioInputError, NoAudioInputError, PapoError
 from papo.listener import Listener, PendingUtterance
 from papo.settings import Settings
-from papo.store.db import NewTurn, TurnStore
-from papo.store.tables import Turn
+from papo.store import Store, Turn
 from papo.system.logging import fields
 
 log = logging.getLogger(__name__)
@@ -55,37 +54,13 @@ class PipelineStatus:
     model_versions: dict[str, str] = field(default_factory=dict)
 
 
-def store_turn(store: TurnStore, engine: SpeechEngine, pending: PendingUtterance, source: str) -> Turn | None:
-    """Wait for one pending utterance and store it; return the stored turn, or None when it held no words."""
-    transcript = pending.result()
-    if transcript is None:
-        return None
-    utterance = pending.utterance
-    return store.record(
-        NewTurn(
-            text=transcript.text,
-            language=transcript.language,
-            audio_start_s=utterance.start_s,
-            audio_end_s=utterance.end_s,
-            audio_duration_s=utterance.duration_s,
-            stt_model=engine.stt_model,
-            stt_window=transcript.window,
-            vad_model=engine.vad_model,
-            vad_ms=round(utterance.vad_ms, 2),
-            stt_ms=round(transcript.stt_ms, 2),
-            eos_to_text_ms=None if pending.eos_to_text_ms is None else round(pending.eos_to_text_ms, 2),
-        ),
-        source,
-    )
-
-
 class VoiceService:
     """Runs the microphone pipeline until stopped; never lets one failure stop the daemon."""
 
     def __init__(
         self,
         settings: Settings,
-        store: TurnStore,
+        store: Store,
         open_source: Callable[[], FrameSource] | None = None,
         engine_loader: Callable[[Settings], SpeechEngine] = load_engine,
         conversation: ConversationRuntime | None = None,
@@ -188,7 +163,7 @@ class VoiceService:
     async def _keep(self, engine: SpeechEngine, pending: PendingUtterance) -> None:
         try:
             await asyncio.wrap_future(pending.future)
-            turn = await asyncio.to_thread(store_turn, self._store, engine, pending, "mic")
+            turn = await asyncio.to_thread(self._store_heard, engine, pending)
         except PapoError as exc:
             log.error("utterance lost", extra=fields(reason=str(exc)))
             return
@@ -199,14 +174,18 @@ class VoiceService:
             return
         self.status.utterances += 1
         self.status.last_heard_at = time.time()
-        log.info("heard", extra=fields(text=turn.text, eos_to_text_ms=pending.eos_to_text_ms))
+        log.info("heard", extra=fields(chars=len(turn.text), eos_to_text_ms=pending.eos_to_text_ms))
         if self._companion_on():
             await self._answer(turn, pending)
+
+    def _store_heard(self, engine: SpeechEngine, pending: PendingUtterance) -> Turn | None:
+        new = engine.heard(pending)
+        return None if new is None else self._store.turns.record(new, "mic")
 
     async def _answer(self, turn: Turn, pending: PendingUtterance) -> None:
         assert self.conversation is not None
         companion = self.conversation.companion
-        heard = HeardTurn(turn.text, "mic", turn.id, turn.conversation_id, pending.eos_monotonic)
+        heard = HeardTurn.stored(turn, "mic", pending.eos_monotonic)
         try:
             outcome = await asyncio.to_thread(companion.respond, heard, companion.addressed(turn.text))
         except Exception:  # one failed answer must not stop the listening

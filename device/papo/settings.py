@@ -1,12 +1,15 @@
-"""The one Settings model: TOML file ($PAPO_CONFIG or /etc/papo/papo.toml), then PAPO_* variables, then defaults."""
+"""The one Settings model: arguments, PAPO_* variables, the fleet's desired settings, the TOML file, defaults."""
 
 from __future__ import annotations
 
 import os
+from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.config import JsonDict
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     JsonConfigSettingsSource,
@@ -31,15 +34,45 @@ def default_state_dir() -> Path:
     return Path(xdg) / "papo"
 
 
-def fleet_settings_path() -> Path:
-    """The settings the fleet asked for (desired state), kept in the state directory."""
-    state = os.environ.get("PAPO_STATE_DIR")
-    return (Path(state) if state else default_state_dir()) / "fleet-settings.json"
+def fleet_settings_path(state_dir: Path) -> Path:
+    """The settings the fleet asked for (desired state), kept in `state_dir`."""
+    return state_dir / "fleet-settings.json"
 
 
 def config_path() -> Path:
     """Return the TOML file settings are read from: $PAPO_CONFIG, else /etc/papo/papo.toml."""
     return Path(os.environ.get("PAPO_CONFIG") or SYSTEM_CONFIG_PATH)
+
+
+class FleetSettingsSource(PydanticBaseSettingsSource):
+    """The fleet's desired settings: `fleet-settings.json` in the state directory the other sources name.
+
+    The state directory is taken from the stronger sources (arguments, PAPO_* variables: `current_state`), else
+    from the weaker TOML file, else the default, so the file is found where `Settings.state_dir` will point.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], toml: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._toml = toml
+
+    def state_dir(self) -> Path:
+        """The state directory the settings being built will have."""
+        for values in (self.current_state, self._toml()):
+            if values.get("state_dir") is not None:
+                return Path(values["state_dir"])
+        return default_state_dir()
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: the file is read whole in `__call__`."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        """The kept desired settings, or nothing when the fleet has set none."""
+        return JsonConfigSettingsSource(self.settings_cls, json_file=fleet_settings_path(self.state_dir()))()
+
+
+# Marks a field the running daemon applies at once (a fleet change to it needs no restart); see live_keys().
+LIVE: JsonDict = {"live": True}
 
 
 class Section(BaseModel):
@@ -147,18 +180,28 @@ class ConversationSettings(Section):
 
     enabled: bool = Field(default=True, description="Answer aloud (off: only listen and write down)")
     language: Literal["pt", "en"] = "pt"
-    companion_name: str = Field(default="Papo", min_length=1, max_length=40)
-    history_turns: int = Field(default=6, ge=0, le=40, description="Earlier turns of the conversation in the prompt")
-    memories_in_prompt: int = Field(default=4, ge=0, le=20, description="Recalled memories in the prompt")
-    wake_words: list[str] = Field(
-        default=["papo"], description="The daemon answers speech naming one of these (empty: answers everything)"
+    companion_name: str = Field(default="Papo", min_length=1, max_length=40, json_schema_extra=LIVE)
+    history_turns: int = Field(
+        default=6, ge=0, le=40, description="Earlier turns of the conversation in the prompt", json_schema_extra=LIVE
     )
-    follow_up_s: float = Field(default=20.0, ge=0, le=600, description="Replies within this window need no wake word")
-    anticipate: bool = Field(default=True, description="Start writing the answer at the first pause in speech")
+    memories_in_prompt: int = Field(
+        default=4, ge=0, le=20, description="Recalled memories in the prompt", json_schema_extra=LIVE
+    )
+    wake_words: list[str] = Field(
+        default=["papo"], description="The daemon answers speech naming one of these (empty: answers everything)",
+        json_schema_extra=LIVE,
+    )  # fmt: skip
+    follow_up_s: float = Field(
+        default=20.0, ge=0, le=600, description="Replies within this window need no wake word", json_schema_extra=LIVE
+    )
+    anticipate: bool = Field(
+        default=True, description="Start writing the answer at the first pause in speech", json_schema_extra=LIVE
+    )
     crew: bool = Field(default=True, description="Run the CrewAI post-turn crew (memory and wellbeing review)")
     review_after_idle_s: float = Field(
-        default=15.0, ge=0, le=3600, description="The crew reviews turns once the conversation pauses this long"
-    )
+        default=15.0, ge=0, le=3600, description="The crew reviews turns once the conversation pauses this long",
+        json_schema_extra=LIVE,
+    )  # fmt: skip
 
 
 class SyncSettings(Section):
@@ -206,12 +249,8 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Order the sources: explicit arguments, PAPO_* variables, the fleet's desired settings, the TOML file."""
-        return (
-            init_settings,
-            env_settings,
-            JsonConfigSettingsSource(settings_cls, json_file=fleet_settings_path()),
-            TomlConfigSettingsSource(settings_cls, toml_file=config_path()),
-        )
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_path())
+        return init_settings, env_settings, FleetSettingsSource(settings_cls, toml), toml
 
     @property
     def models_dir(self) -> Path:
@@ -232,6 +271,22 @@ class Settings(BaseSettings):
     def store_path(self) -> Path:
         """The SQLite database file."""
         return self.state_dir / "papo.sqlite3"
+
+
+def _applies_live(field: FieldInfo) -> bool:
+    extra = field.json_schema_extra
+    return isinstance(extra, dict) and extra.get("live") is True
+
+
+@cache
+def live_keys() -> frozenset[str]:
+    """The dotted keys (`section.key`) the running daemon applies at once: the fields marked LIVE."""
+    keys = {name for name, field in Settings.model_fields.items() if _applies_live(field)}
+    for name, field in Settings.model_fields.items():
+        section = field.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            keys |= {f"{name}.{key}" for key, item in section.model_fields.items() if _applies_live(item)}
+    return frozenset(keys)
 
 
 def _describe(error: dict[str, object]) -> str:

@@ -256,14 +256,17 @@ impl Playback {
     }
 
     /// Samples (at the device rate) still queued.
-    fn queued(&self) -> PyResult<usize> {
-        self.with("reading playback state", |playback| Ok(playback.queued()))
+    fn queued(&self, py: Python<'_>) -> PyResult<usize> {
+        // Without the GIL: a `play` or `wait` in another thread holds the playback lock meanwhile.
+        py.detach(|| self.with("reading playback state", |playback| Ok(playback.queued())))
     }
 
     /// Samples handed to the device so far.
-    fn played_samples(&self) -> PyResult<u64> {
-        self.with("reading playback state", |playback| {
-            Ok(playback.played_samples())
+    fn played_samples(&self, py: Python<'_>) -> PyResult<u64> {
+        py.detach(|| {
+            self.with("reading playback state", |playback| {
+                Ok(playback.played_samples())
+            })
         })
     }
 

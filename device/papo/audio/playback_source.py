@@ -17,10 +17,9 @@ _FRAME_S = FRAME_SAMPLES / SAMPLE_RATE
 class RecordingSource:
     """Frames of a WAV file delivered at the pace a microphone would deliver them."""
 
-    def __init__(self, path: Path, loop: bool = False) -> None:
+    def __init__(self, path: Path) -> None:
         self.name = f"file:{path.name}"
         self._samples = read_wav(path).samples
-        self._loop = loop
         self._position = 0
         self._started = time.monotonic()
         self._frames = 0
@@ -31,11 +30,9 @@ class RecordingSource:
         return 0
 
     def read(self) -> npt.NDArray[np.float32]:
-        """Return the next frame when its time has come; silence after the end (unless looping)."""
+        """Return the next frame when its time has come; silence after the end."""
         self._frames += 1
         time.sleep(max(0.0, self._started + self._frames * _FRAME_S - time.monotonic()))
-        if self._position >= len(self._samples) and self._loop:
-            self._position = 0
         frame = self._samples[self._position : self._position + FRAME_SAMPLES]
         self._position += FRAME_SAMPLES
         if len(frame) < FRAME_SAMPLES:

@@ -1,4 +1,4 @@
-"""The CrewAI layer (the only importer of crewai): the turn Flow and the post-turn review crew."""
+"""The CrewAI layer (the only importer of crewai): the post-turn review crew, loaded off the critical path."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import threading
 import time
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from papo.conversation.offline import keep_offline
+from papo.store import Severity
 from papo.system.logging import fields
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,8 @@ _REVIEW_TASK = (
     'Answer with JSON only: {{"facts": ["..."], "concern": "none|loneliness|sadness|distress|fall|unwell|emergency"}}'
 )
 _CONCERN_SEVERITY = {
-    "loneliness": "low", "sadness": "low", "distress": "medium", "fall": "high", "unwell": "high",
-    "emergency": "critical",
+    "loneliness": Severity.LOW, "sadness": Severity.LOW, "distress": Severity.MEDIUM, "fall": Severity.HIGH,
+    "unwell": Severity.HIGH, "emergency": Severity.CRITICAL,
 }  # fmt: skip
 
 
@@ -46,26 +47,13 @@ class Review:
     concern: str | None
 
     @property
-    def severity(self) -> str | None:
+    def severity(self) -> Severity | None:
         """The severity of the concern."""
-        return None if self.concern is None else _CONCERN_SEVERITY.get(self.concern, "low")
-
-
-class TurnSteps(Protocol):
-    """The three steps of a turn, which the Flow runs in order."""
-
-    def recall(self, turn: Any) -> list[str]:
-        """Memories relevant to the turn."""
-
-    def reply(self, turn: Any, memories: list[str]) -> Any:
-        """Speak the answer; return the outcome."""
-
-    def after(self, turn: Any, outcome: Any) -> object:
-        """Schedule the post-turn work."""
+        return None if self.concern is None else _CONCERN_SEVERITY.get(self.concern, Severity.LOW)
 
 
 class CrewRuntime:
-    """Imports and warms CrewAI off the critical path; runs turns through its Flow once ready."""
+    """Imports CrewAI and builds the review crew off the critical path; reviews turns once ready."""
 
     def __init__(
         self, base_url: str, model: str, enabled: bool, max_tokens: int = 200, storage_dir: str | None = None
@@ -77,7 +65,6 @@ class CrewRuntime:
         self._model = model
         self._max_tokens = max_tokens
         self._storage_dir = storage_dir
-        self._flow_class: Any = None
         self._crew: Any = None
         self._crew_lock = threading.Lock()
         self._loader: threading.Thread | None = None
@@ -96,15 +83,13 @@ class CrewRuntime:
             self._loader.join(timeout_s)
 
     def load(self) -> None:
-        """Import CrewAI, build the Flow and the crew, and run one warm-up kickoff."""
+        """Import CrewAI and build the review crew."""
         started = time.perf_counter()
         try:
             keep_offline(self._storage_dir)
             for name in ("crewai", "crewai_core", "LiteLLM", "litellm"):
                 logging.getLogger(name).setLevel(logging.ERROR)  # their console chatter is not device logging
-            self._flow_class = _build_flow_class()
             self._crew = _build_review_crew(self._base_url, self._model, self._max_tokens)
-            self._flow_class(suppress_flow_events=True).kickoff(inputs={"steps": _WarmUp(), "turn": None})
         except Exception as exc:  # CrewAI failing must leave the companion answering without it
             self.state, self.detail = CrewState.FAILED, f"{type(exc).__name__}: {exc}"[:300]
             log.error("CrewAI could not be loaded; answering without it", extra=fields(reason=self.detail))
@@ -113,16 +98,6 @@ class CrewRuntime:
         self.state = CrewState.READY
         log.info("CrewAI ready", extra=fields(load_ms=round(self.load_ms)))
 
-    def run_turn(self, steps: TurnSteps, turn: Any) -> Any:
-        """Run recall → reply → after, through the Flow when it is ready, directly before that."""
-        if self.state is CrewState.READY:
-            flow = self._flow_class(suppress_flow_events=True)
-            flow.kickoff(inputs={"steps": steps, "turn": turn})
-            return flow.state.outcome
-        outcome = steps.reply(turn, steps.recall(turn))
-        steps.after(turn, outcome)
-        return outcome
-
     def review(self, utterance: str, reply: str) -> Review | None:
         """Ask the crew for facts and concerns in one exchange; None if it is not ready or answered nonsense."""
         if self.state is not CrewState.READY:
@@ -130,46 +105,6 @@ class CrewRuntime:
         with self._crew_lock:  # one crew, one turn at a time
             output = self._crew.kickoff(inputs={"utterance": utterance, "reply": reply})
         return parse_review(str(getattr(output, "raw", output)))
-
-
-class _WarmUp:
-    def recall(self, turn: Any) -> list[str]:
-        return []
-
-    def reply(self, turn: Any, memories: list[str]) -> Any:
-        return None
-
-    def after(self, turn: Any, outcome: Any) -> None:
-        return None
-
-
-def _build_flow_class() -> Any:
-    from crewai.flow.flow import Flow, listen, start
-    from pydantic import BaseModel, ConfigDict
-
-    class TurnState(BaseModel):
-        model_config = ConfigDict(arbitrary_types_allowed=True)
-        steps: Any = None
-        turn: Any = None
-        memories: list[str] = []
-        outcome: Any = None
-
-    class TurnFlow(Flow[TurnState]):
-        """recall → reply → post-turn work."""
-
-        @start()
-        def recall_memories(self) -> None:
-            self.state.memories = self.state.steps.recall(self.state.turn)
-
-        @listen(recall_memories)
-        def speak_reply(self) -> None:
-            self.state.outcome = self.state.steps.reply(self.state.turn, self.state.memories)
-
-        @listen(speak_reply)
-        def post_turn(self) -> None:
-            self.state.steps.after(self.state.turn, self.state.outcome)
-
-    return TurnFlow
 
 
 def _build_review_crew(base_url: str, model: str, max_tokens: int) -> Any:

@@ -100,10 +100,6 @@ class ChatClient:
         except httpx.HTTPError as exc:
             raise LlmUnavailableError(f"cannot reach the language model at {self.base_url}: {exc}") from None
 
-    def complete(self, messages: list[ChatMessage], max_tokens: int, temperature: float = 0.0) -> str:
-        """The whole reply at once (for background work that needs no streaming)."""
-        return "".join(self.stream(messages, max_tokens, temperature))
-
     def ready(self) -> bool:
         """Whether the endpoint answers its model list."""
         try:

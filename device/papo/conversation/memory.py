@@ -7,10 +7,15 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from papo.conversation.embeddings import MiniLmEmbedder
+from papo import _native
+from papo.cache import VectorCache
+from papo.conversation.embeddings import MODEL_NAME, MiniLmEmbedder
 from papo.conversation.offline import keep_offline
-from papo.store.records import CompanionRecords
-from papo.store.tables import Memory
+from papo.models.manifest import load_manifest
+from papo.models.provision import provision
+from papo.settings import Settings
+from papo.store import Memory, MemoryKind
+from papo.store.memories import MemoryRepository
 from papo.system.logging import fields
 
 log = logging.getLogger(__name__)
@@ -21,7 +26,7 @@ COLLECTION = "memories"
 class MemoryStore:
     """Remember, recall by meaning and forget; SQLite holds every memory, ChromaDB is a rebuildable index."""
 
-    def __init__(self, directory: Path, records: CompanionRecords, embedder: MiniLmEmbedder) -> None:
+    def __init__(self, directory: Path, records: MemoryRepository, embedder: MiniLmEmbedder) -> None:
         self._dir = directory
         self._records = records
         self._embedder = embedder
@@ -31,7 +36,7 @@ class MemoryStore:
     def _open(self) -> None:
         try:
             self._collection = self._connect()
-            if self._collection.count() != len(self._records.memories()):
+            if self._collection.count() != len(self._records.all()):
                 self._reindex("the index and the store disagree")
         except Exception as exc:  # a broken index must never block the conversation; rebuild it from SQLite
             log.warning("memory index unusable; rebuilding it", extra=fields(reason=str(exc)[:200]))
@@ -57,7 +62,7 @@ class MemoryStore:
         existing = self._collection.get(include=[])["ids"]
         if existing:
             self._collection.delete(ids=existing)
-        rows = self._records.memories()
+        rows = self._records.all()
         if rows:
             self._index(rows)
         log.info("memory index rebuilt", extra=fields(reason=why, memories=len(rows)))
@@ -68,16 +73,16 @@ class MemoryStore:
             ids=[row.id for row in rows],
             embeddings=[v.tolist() for v in vectors],
             documents=[row.text for row in rows],
-            metadatas=[{"kind": row.kind, "created_at": row.created_at.isoformat()} for row in rows],
+            metadatas=[{"kind": row.kind.value, "created_at": row.created_at.isoformat()} for row in rows],
         )
 
-    def remember(self, text: str, kind: str, turn_id: str | None) -> Memory:
+    def remember(self, text: str, kind: MemoryKind, turn_id: str | None) -> Memory:
         """Keep `text` (in SQLite first, then in the index); a memory already kept is not duplicated."""
         wanted = " ".join(text.split()).casefold()
-        for existing in self._records.memories():
+        for existing in self._records.all():
             if " ".join(existing.text.split()).casefold() == wanted:
                 return existing
-        row = self._records.add_memory(text, kind, turn_id)
+        row = self._records.add(text, kind, turn_id)
         self._index([row])
         return row
 
@@ -93,16 +98,22 @@ class MemoryStore:
 
     def forget(self, memory_id: str) -> bool:
         """Forget one memory everywhere; False if there was none."""
-        deleted = self._records.delete_memory(memory_id)
+        deleted = self._records.delete(memory_id)
         self._collection.delete(ids=[memory_id])
         return deleted
 
     def forget_all(self) -> int:
         """Forget every memory; how many there were."""
-        count = self._records.delete_all_memories()
+        count = self._records.delete_all()
         self._reindex("forget all")
         return count
 
     def count(self) -> int:
         """How many memories are indexed."""
         return int(self._collection.count())
+
+
+def open_memory(settings: Settings, records: MemoryRepository, cache: _native.Cache | None) -> MemoryStore:
+    """Open the memory index (embedding model provisioned first, embeddings cached); raises when it cannot."""
+    directory = provision(load_manifest().get(MODEL_NAME), settings.models_dir)
+    return MemoryStore(settings.memory_dir, records, MiniLmEmbedder(directory, VectorCache(cache, "embeddings")))

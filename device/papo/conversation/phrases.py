@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from papo.conversation.wellbeing import Severity, WellbeingSign
+from papo.conversation.wellbeing import WellbeingSign
+from papo.store import Severity
 
 FALLBACK = {
     "pt": "Não consegui pensar agora, pode repetir?",

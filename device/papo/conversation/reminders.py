@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from papo.text import fold
 
 _PT_NUMBERS = {
     "zero": 0, "um": 1, "uma": 1, "dois": 2, "duas": 2, "tres": 3, "quatro": 4, "cinco": 5, "seis": 6,
@@ -42,11 +43,6 @@ class ReminderRequest:
     due_at: datetime
 
 
-def _plain(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
 def _number(token: str) -> int:
     if token.isdigit():
         return int(token)
@@ -78,7 +74,7 @@ def _next_at(now: datetime, hour: int, minute: int, period: str | None, tomorrow
 
 def parse_reminder(text: str, now: datetime) -> ReminderRequest | None:
     """The reminder asked for in `text`, or None when it asks for none (or gives no time)."""
-    plain = _plain(text)
+    plain = fold(text)
     original = text if len(text) == len(plain) else plain
     request = _REQUEST.search(plain)
     if request is None:

@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class Severity(StrEnum):
-    """How urgently a caregiver should know."""
-
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
+from papo.store.kinds import Severity
+from papo.text import fold
 
 
 @dataclass(frozen=True)
@@ -102,14 +94,9 @@ _RULES: list[tuple[str, Severity, list[str]]] = [
 _COMPILED = [(kind, severity, [re.compile(p) for p in patterns]) for kind, severity, patterns in _RULES]
 
 
-def _plain(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
 def assess(text: str) -> WellbeingSign | None:
     """The most serious sign in `text`, or None."""
-    plain = _plain(text)
+    plain = fold(text)
     for kind, severity, patterns in _COMPILED:
         for pattern in patterns:
             match = pattern.search(plain)

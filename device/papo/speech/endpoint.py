@@ -23,10 +23,6 @@ class SpeechProbability(Protocol):
         """Return the probability that `frame` holds speech."""
         ...
 
-    def reset(self) -> None:
-        """Start a new stream."""
-        ...
-
 
 @dataclass(frozen=True)
 class Utterance:
@@ -115,13 +111,6 @@ class Endpointer:
     def speech_frames(self) -> int:
         """Frames of speech in the open utterance (0 when none is open)."""
         return 0 if self._open is None else self._open.speech_frames
-
-    def reset(self) -> None:
-        """Drop any open utterance and start a new stream."""
-        self._vad.reset()
-        self._pre_roll.clear()
-        self._position = 0
-        self._open = None
 
     def push(self, frame: npt.NDArray[np.float32]) -> list[EndpointEvent]:
         """Score one frame and return the events it causes (usually none)."""

@@ -17,6 +17,8 @@ import numpy.typing as npt
 
 from papo.cache import AudioCache
 from papo.errors import ModelError, PapoError
+from papo.models.manifest import load_manifest
+from papo.models.provision import provision
 from papo.settings import Settings, TtsSettings
 from papo.system.logging import fields
 
@@ -122,9 +124,6 @@ class KokoroNeuralVoice:
 
 def load_voice(settings: Settings, language: str) -> Voice:
     """The voice the settings choose for `language`, provisioning its model when needed."""
-    from papo.models.manifest import load_manifest
-    from papo.models.provision import provision
-
     tts: TtsSettings = settings.tts
     if tts.engine == "espeak":
         return EspeakVoice(tts.voice or ESPEAK_VOICES.get(language, "pt-br"), tts.rate_wpm)

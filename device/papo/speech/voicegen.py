@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from papo.audio import SAMPLE_RATE
 from papo.audio.resample import to_pipeline_rate
 from papo.errors import ModelError, PapoError
 
@@ -104,8 +105,6 @@ def _trim(audio: npt.NDArray[np.float32], threshold: float = 0.01, pad_s: float 
 
 def with_silence(parts: list[npt.NDArray[np.float32]], gap_s: float, lead_s: float = 0.5) -> npt.NDArray[np.float32]:
     """Join utterances with `gap_s` of silence between them and `lead_s` before and after."""
-    from papo.audio import SAMPLE_RATE
-
     gap = np.zeros(int(gap_s * SAMPLE_RATE), np.float32)
     lead = np.zeros(int(lead_s * SAMPLE_RATE), np.float32)
     pieces = [lead]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from papo.text import fold
 
 # Portuguese and English function words: articles, prepositions, pronouns, auxiliaries.
 STOPWORDS = frozenset(
@@ -18,20 +19,15 @@ NUMBERS = {
 }  # fmt: skip
 
 
-def _fold(word: str) -> str:
-    stripped = unicodedata.normalize("NFKD", word.lower())
-    return "".join(c for c in stripped if not unicodedata.combining(c))
-
-
 def words(text: str) -> list[str]:
     """Lower-case, accent-folded words of `text`, digits spelled out."""
     tokens = re.findall(r"[\w']+", text.lower())
-    return [_fold(NUMBERS.get(token, token)) for token in tokens]
+    return [fold(NUMBERS.get(token, token)) for token in tokens]
 
 
 def content_words(text: str) -> list[str]:
     """The words of `text` that carry meaning (no function words)."""
-    folded_stops = {_fold(w) for w in STOPWORDS}
+    folded_stops = {fold(w) for w in STOPWORDS}
     return [w for w in words(text) if w not in folded_stops]
 
 

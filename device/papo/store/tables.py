@@ -1,4 +1,4 @@
-"""SQLModel tables of the device store: conversations, turns, memories, reminders and wellbeing events."""
+"""SQLModel tables of the device store (used only inside papo.store; other layers get records)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from datetime import datetime
 from sqlmodel import Field, SQLModel
 
 
-class Conversation(SQLModel, table=True):
+class ConversationRow(SQLModel, table=True):
     """A run of turns without a long silence between them."""
+
+    __tablename__ = "conversation"
 
     id: str = Field(primary_key=True, max_length=32)
     device_id: str = Field(max_length=64)
@@ -17,8 +19,10 @@ class Conversation(SQLModel, table=True):
     last_turn_at: datetime = Field(index=True)
 
 
-class Turn(SQLModel, table=True):
+class TurnRow(SQLModel, table=True):
     """One utterance: what was said, where in the audio, how long each stage took, which models."""
+
+    __tablename__ = "turn"
 
     id: str = Field(primary_key=True, max_length=32)
     conversation_id: str = Field(foreign_key="conversation.id", index=True, max_length=32)
@@ -44,8 +48,10 @@ class Turn(SQLModel, table=True):
     interrupted: bool = False
 
 
-class Memory(SQLModel, table=True):
+class MemoryRow(SQLModel, table=True):
     """Something worth remembering about the person; the source the ChromaDB index is rebuilt from."""
+
+    __tablename__ = "memory"
 
     id: str = Field(primary_key=True, max_length=32)
     turn_id: str | None = Field(default=None, max_length=32, index=True)
@@ -54,8 +60,10 @@ class Memory(SQLModel, table=True):
     created_at: datetime
 
 
-class Reminder(SQLModel, table=True):
+class ReminderRow(SQLModel, table=True):
     """A reminder the person asked for, spoken when due."""
+
+    __tablename__ = "reminder"
 
     id: str = Field(primary_key=True, max_length=32)
     turn_id: str | None = Field(default=None, max_length=32)
@@ -66,8 +74,10 @@ class Reminder(SQLModel, table=True):
     spoken_at: datetime | None = None
 
 
-class WellbeingEvent(SQLModel, table=True):
+class WellbeingEventRow(SQLModel, table=True):
     """A sign of distress, a fall, an emergency or loneliness, queued for the caregiver channel."""
+
+    __tablename__ = "wellbeingevent"
 
     id: str = Field(primary_key=True, max_length=32)
     turn_id: str | None = Field(default=None, max_length=32, index=True)
@@ -76,7 +86,6 @@ class WellbeingEvent(SQLModel, table=True):
     evidence: str
     source: str = Field(max_length=16, description="rules or crew")
     created_at: datetime
-    notified_at: datetime | None = Field(default=None, description="When the caregiver channel took it; None: queued")
 
 
 class OutboxRow(SQLModel, table=True):

@@ -47,15 +47,14 @@ def _conversation(service: VoiceService) -> dict[str, Any]:
     if runtime is None:
         return {"state": "off", "detail": "the companion cannot speak (see the log)"}
     status = runtime.status
-    companion = runtime.companion
     return {
         "state": status.state.value,
         "detail": status.detail,
         "llm": {"url": status.llm_url, "model": status.llm_model},
         "voice": status.voice,
-        "crew": companion.crew.state.value,
-        "memories": None if companion.memory is None else companion.memory.count(),
-        "speaking": companion.speaking,
+        "crew": runtime.crew.state.value,
+        "memories": None if runtime.memory is None else runtime.memory.count(),
+        "speaking": runtime.companion.speaking,
         "load_ms": None if status.load_ms is None else round(status.load_ms),
     }
 

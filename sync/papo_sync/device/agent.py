@@ -1,4 +1,7 @@
-"""The device's MQTT agent: outbox drain (rows deleted only on the cloud's ack), presence, telemetry, commands."""
+"""The device's MQTT agent: outbox drain (rows deleted only on the cloud's ack), presence, telemetry.
+
+The cloud's requests (desired state, commands) are handed to the inbox's worker thread (inbox.py).
+"""
 
 from __future__ import annotations
 
@@ -7,69 +10,36 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
 from papo_sync.connection import disable_nagle, new_client
+from papo_sync.device.inbox import Inbox, Request
+from papo_sync.device.ports import AgentConfig, AgentStatus, MqttClient, OutboxSource
 from papo_sync.protocol import (
     Command,
     CommandResult,
     DesiredState,
-    OutboxItem,
     Presence,
     ReportedState,
     SyncAck,
     SyncBatch,
     Telemetry,
-    command_result_topic,
-    device_prefix,
+    command_topic,
+    parse_topic,
     shadow_delta_topic,
-    shadow_update_topic,
     state_topic,
     sync_ack_topic,
     sync_up_topic,
     telemetry_topic,
 )
 
+__all__ = ["AgentConfig", "AgentStatus", "ClientFactory", "OutboxSource", "SyncAgent", "paho_client"]
+
 log = logging.getLogger(__name__)
-
-
-class OutboxSource(Protocol):
-    """The device store's outbox, as the agent needs it."""
-
-    def pending(self, limit: int, exclude: set[str]) -> list[OutboxItem]:
-        """The oldest rows not yet acknowledged (and not in `exclude`), in seq order."""
-
-    def delete(self, msg_ids: list[str]) -> int:
-        """Remove acknowledged (or rejected) rows; how many."""
-
-    def depth(self) -> int:
-        """Rows waiting to be synced."""
-
-
-@dataclass(frozen=True)
-class AgentConfig:
-    """Where and who the device is on the broker."""
-
-    host: str
-    port: int
-    tenant: str
-    device_id: str
-    username: str | None = None
-    password: str | None = None
-    tls_ca: Path | None = None
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    version: str = "0"
-    batch_items: int = 200
-    window: int = 4
-    ack_timeout_s: float = 10.0
-    telemetry_every_s: float = 60.0
-    keepalive_s: int = 30
 
 
 @dataclass
@@ -79,23 +49,28 @@ class _InFlight:
     sent_at: float
 
 
-@dataclass
-class AgentStatus:
-    """What /health and telemetry say about sync."""
+ClientFactory = Callable[[AgentConfig], MqttClient]
 
-    connected: bool = False
-    last_sync_at: float | None = None
-    acked: int = 0
-    rejected: int = 0
-    resent: int = 0
-    applied_version: int = 0
-    last_error: str | None = None
-    session_seq: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+
+def paho_client(config: AgentConfig) -> MqttClient:
+    """The default client: paho MQTT 5 with the config's credentials and TLS (not yet connected)."""
+    return new_client(
+        config.device_id, config.username, config.password, config.tls_ca, config.tls_cert, config.tls_key
+    )
 
 
 class SyncAgent:
-    """Keeps the device's outbox flowing to the cloud whenever the broker is reachable."""
+    """Keeps the device's outbox flowing to the cloud whenever the broker is reachable.
+
+    Threads: paho's network thread runs the MQTT callbacks, the drain thread sends batches, resends overdue ones
+    and telemetry, and the inbox's worker runs the cloud's requests (desired state, commands) one at a time.
+    Acks stay on the network thread: an ack is cheap and bounded (one DELETE of the rows it names and a dict
+    pop), runs no application code, and is the drain's critical path; queued behind a slow command (erasing the
+    history) it would stall the window and make batches overdue and sent again.
+
+    `client_factory` builds the MQTT client (paho by default; tests pass a fake), and `clock` is the monotonic
+    clock that times acks and telemetry.
+    """
 
     def __init__(
         self,
@@ -106,25 +81,29 @@ class SyncAgent:
         on_command: Callable[[Command], CommandResult] | None = None,
         on_desired: Callable[[DesiredState], ReportedState] | None = None,
         applied_version: int = 0,
+        client_factory: ClientFactory = paho_client,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.status = AgentStatus(session_seq=session_seq, applied_version=applied_version)
         self._outbox = outbox
         self._telemetry = telemetry
-        self._on_command = on_command
-        self._on_desired = on_desired
+        self._clock = clock
         self._inflight: dict[str, _InFlight] = {}
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)  # notified when the in-flight set empties
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._client = self._build_client()
+        self._client = self._build_client(client_factory)
+        self._inbox = Inbox(
+            config.tenant, config.device_id, self._publish, self.status,
+            on_desired=on_desired, on_command=on_command, sync_now=self._wake.set,
+        )  # fmt: skip
 
-    def _build_client(self) -> mqtt.Client:
+    def _build_client(self, client_factory: ClientFactory) -> MqttClient:
         config = self.config
-        client = new_client(
-            config.device_id, config.username, config.password, config.tls_ca, config.tls_cert, config.tls_key
-        )
+        client = client_factory(config)
         will = Presence(state="offline", session_seq=self.status.session_seq, version=config.version)
         client.will_set(state_topic(config.tenant, config.device_id), will.model_dump_json(), qos=1, retain=True)
         client.on_connect = self._on_connect
@@ -132,9 +111,13 @@ class SyncAgent:
         client.on_message = self._on_message
         return client
 
+    def _publish(self, topic: str, payload: str) -> None:
+        self._client.publish(topic, payload, qos=1)
+
     # -- lifecycle
     def start(self) -> None:
-        """Connect (in the background, retrying) and start draining."""
+        """Start the inbox's worker, connect (in the background, retrying) and start draining."""
+        self._inbox.start()
         self._client.connect_async(self.config.host, self.config.port, keepalive=self.config.keepalive_s)
         self._client.loop_start()
         self._thread = threading.Thread(target=self._drain_loop, name="sync-drain", daemon=True)
@@ -146,9 +129,10 @@ class SyncAgent:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        self._inbox.stop()
         if self.status.connected:
             goodbye = Presence(state="offline", session_seq=self.status.session_seq, version=self.config.version)
-            info = self._client.publish(self._topic("state"), goodbye.model_dump_json(), qos=1, retain=True)
+            info = self._client.publish(self._state_topic, goodbye.model_dump_json(), qos=1, retain=True)
             info.wait_for_publish(timeout=2)
         self._client.disconnect()
         self._client.loop_stop()
@@ -156,23 +140,34 @@ class SyncAgent:
     def nudge(self) -> None:
         """New rows are in the outbox: drain now."""
         self._wake.set()
+        with self._idle:
+            self._idle.notify_all()  # the outbox changed: waiters look again
 
     def wait_until_drained(self, timeout_s: float) -> bool:
-        """Block until the outbox is empty and nothing is in flight (for tests and `sync now`)."""
+        """Block until the outbox is empty and nothing is in flight (for tests and `sync now`).
+
+        Waiters look again whenever the in-flight set empties (an ack, a reconnect, a resend) or `nudge` is called.
+        """
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            with self._lock:
-                idle = not self._inflight
-            if idle and self._outbox.depth() == 0:
-                return True
-            time.sleep(0.05)
-        return False
+        with self._idle:
+            while self._inflight or self._outbox.depth() > 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+        return True
+
+    def _settled(self) -> None:
+        """Wake the drain waiters if nothing is in flight (call with the lock held)."""
+        if not self._inflight:
+            self._idle.notify_all()
 
     # -- MQTT callbacks (paho's network thread)
-    def _topic(self, suffix: str) -> str:
-        return f"{device_prefix(self.config.tenant, self.config.device_id)}/{suffix}"
+    @property
+    def _state_topic(self) -> str:
+        return state_topic(self.config.tenant, self.config.device_id)
 
-    def _on_connect(self, client: mqtt.Client, _: Any, __: Any, reason: Any, ___: Any) -> None:
+    def _on_connect(self, client: MqttClient, _: Any, __: Any, reason: Any, ___: Any) -> None:
         if reason.is_failure:
             self.status.last_error = f"broker refused the connection: {reason}"
             log.error("sync: broker refused the connection", extra={"reason": str(reason)})
@@ -180,95 +175,71 @@ class SyncAgent:
         disable_nagle(client)
         config = self.config
         birth = Presence(state="online", session_seq=self.status.session_seq, version=config.version)
-        client.publish(state_topic(config.tenant, config.device_id), birth.model_dump_json(), qos=1, retain=True)
+        client.publish(self._state_topic, birth.model_dump_json(), qos=1, retain=True)
         client.subscribe(
             [
                 (sync_ack_topic(config.tenant, config.device_id), 1),
                 (shadow_delta_topic(config.tenant, config.device_id), 1),
-                (self._topic("cmd/+"), 1),
+                (command_topic(config.tenant, config.device_id, "+"), 1),
             ]
         )
         with self._lock:
             self._inflight.clear()  # whatever was in flight is sent again (the cloud dedupes)
+            self._settled()
         self.status.connected, self.status.last_error = True, None
         log.info("sync: connected", extra={"broker": f"{config.host}:{config.port}"})
         self._wake.set()
 
-    def _on_disconnect(self, _: mqtt.Client, __: Any, ___: Any, reason: Any, ____: Any) -> None:
+    def _on_disconnect(self, _: MqttClient, __: Any, ___: Any, reason: Any, ____: Any) -> None:
         self.status.connected = False
         if not self._stop.is_set():
             self.status.last_error = f"disconnected: {reason}"
             log.warning("sync: disconnected; reconnecting", extra={"reason": str(reason)})
 
-    def _on_message(self, _: mqtt.Client, __: Any, message: mqtt.MQTTMessage) -> None:
-        topic = message.topic
-        try:
-            if topic.endswith("/sync/ack"):
-                self._acked(SyncAck.model_validate_json(message.payload))
-            elif topic.endswith("/shadow/delta"):
-                self._desired(DesiredState.model_validate_json(message.payload))
-            elif "/cmd/" in topic and not topic.endswith("/result"):
-                threading.Thread(target=self._command, args=(message.payload,), daemon=True).start()
-        except ValidationError as exc:
-            log.warning("sync: ignored an invalid message", extra={"topic": topic, "reason": str(exc)[:200]})
+    def _on_message(self, _: MqttClient, __: Any, message: Any) -> None:
+        """Dispatch by topic: acks are handled here, desired state and commands queued for the inbox's worker."""
+        parsed = parse_topic(message.topic)
+        if parsed is None or parsed[:2] != (self.config.tenant, self.config.device_id):
+            log.warning("sync: ignored a message on another device's topic", extra={"topic": message.topic})
+            return
+        match parsed[2].split("/"):
+            case ["sync", "ack"]:
+                self._acked(message.payload)
+            case ["shadow", "delta"]:
+                self._inbox.put(Request("desired", message.payload))
+            case ["cmd", _]:
+                self._inbox.put(Request("command", message.payload))
+            case _:
+                log.debug("sync: ignored a message", extra={"topic": message.topic})
 
-    def _acked(self, ack: SyncAck) -> None:
+    def _acked(self, payload: bytes) -> None:
+        try:
+            ack = SyncAck.model_validate_json(payload)
+        except ValidationError as exc:
+            log.warning("sync: ignored an invalid ack", extra={"reason": str(exc)[:200]})
+            return
         done = [*ack.acked, *(r.msg_id for r in ack.rejected)]
         for rejected in ack.rejected:
             log.error("sync: the cloud rejected a row", extra={"msg_id": rejected.msg_id, "reason": rejected.reason})
         self._outbox.delete(done)
-        with self._lock:
-            self._inflight.pop(ack.batch_id, None)
         self.status.acked += len(ack.acked)
         self.status.rejected += len(ack.rejected)
         self.status.last_sync_at = time.time()
+        with self._lock:
+            self._inflight.pop(ack.batch_id, None)
+            self._settled()
         self._wake.set()
-
-    def _desired(self, desired: DesiredState) -> None:
-        if desired.version <= self.status.applied_version:
-            return  # not newer than what is applied: nothing to do (a retained delta seen again)
-        if self._on_desired is None:
-            report = ReportedState(version=desired.version, accepted=False, reason="this device takes no settings")
-        else:
-            report = self._on_desired(desired)
-        if report.accepted:
-            self.status.applied_version = desired.version
-        config = self.config
-        self._client.publish(shadow_update_topic(config.tenant, config.device_id), report.model_dump_json(), qos=1)
-
-    def _command(self, payload: bytes) -> None:
-        try:
-            command = Command.model_validate_json(payload)
-        except ValidationError as exc:
-            log.warning("sync: ignored an invalid command", extra={"reason": str(exc)[:200]})
-            return
-        if command.expires_at is not None and command.expires_at.timestamp() < time.time():
-            result = CommandResult(command_id=command.command_id, ok=False, detail="expired before it arrived")
-        elif command.name == "ping":
-            result = CommandResult(command_id=command.command_id, ok=True, detail="pong")
-        elif command.name == "sync-now":
-            self._wake.set()
-            result = CommandResult(command_id=command.command_id, ok=True, detail="draining the outbox")
-        elif self._on_command is None:
-            result = CommandResult(command_id=command.command_id, ok=False, detail="not supported on this device")
-        else:
-            try:
-                result = self._on_command(command)
-            except Exception as exc:  # a failing command answers with its error, the agent goes on
-                result = CommandResult(command_id=command.command_id, ok=False, detail=f"failed: {exc}"[:2000])
-        topic = command_result_topic(self.config.tenant, self.config.device_id, command.command_id)
-        self._client.publish(topic, result.model_dump_json(), qos=1)
 
     # -- the drain thread
     def _drain_loop(self) -> None:
-        next_telemetry = time.monotonic()
+        next_telemetry = self._clock()
         while not self._stop.is_set():
             if self.status.connected:
                 self._resend_overdue()
                 self._send_batches()
-                if self._telemetry is not None and time.monotonic() >= next_telemetry:
+                if self._telemetry is not None and self._clock() >= next_telemetry:
                     self._send_telemetry()
-                    next_telemetry = time.monotonic() + self.config.telemetry_every_s
+                    next_telemetry = self._clock() + self.config.telemetry_every_s
             self._wake.wait(timeout=0.5)
             self._wake.clear()
 
@@ -283,21 +254,23 @@ class SyncAgent:
                 return
             batch = SyncBatch(device_id=self.config.device_id, batch_id=uuid.uuid4().hex, items=items)
             with self._lock:
-                self._inflight[batch.batch_id] = _InFlight(batch.batch_id, [i.msg_id for i in items], time.monotonic())
+                self._inflight[batch.batch_id] = _InFlight(batch.batch_id, [i.msg_id for i in items], self._clock())
             info = self._client.publish(
                 sync_up_topic(self.config.tenant, self.config.device_id), batch.model_dump_json(), qos=1
             )
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 with self._lock:
                     self._inflight.pop(batch.batch_id, None)
+                    self._settled()
                 return
 
     def _resend_overdue(self) -> None:
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             overdue = [b for b, f in self._inflight.items() if now - f.sent_at > self.config.ack_timeout_s]
             for batch_id in overdue:
                 del self._inflight[batch_id]
+            self._settled()
         if overdue:
             self.status.resent += len(overdue)
             log.info("sync: no ack in time; sending again", extra={"batches": len(overdue)})

@@ -1,0 +1,81 @@
+"""The companion's voice on the speaker: one utterance at a time, stopped at once when the person barges in."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from papo.conversation.sentences import sentences
+from papo.speech.tts import CachedVoice, Speaker, Speech
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Utterance:
+    """How much audio one spoken utterance has handed to the speaker so far."""
+
+    seconds: float = 0.0
+
+
+class SpeechOutput:
+    """Voices sentences and plays them; `interrupt()` (barge-in) stops what is being said."""
+
+    def __init__(self, voice: CachedVoice, speaker: Speaker) -> None:
+        self.voice = voice
+        self._speaker = speaker
+        self._lock = threading.Lock()
+        self._speaking = threading.Event()
+        self._interrupted = threading.Event()
+
+    @property
+    def speaking(self) -> bool:
+        """Whether something is being said."""
+        return self._speaking.is_set()
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether the utterance in progress (or the last one) was cut by the person."""
+        return self._interrupted.is_set()
+
+    @contextmanager
+    def utterance(self) -> Iterator[Utterance]:
+        """Say something (one caller at a time); at the end, wait until it has been played unless interrupted."""
+        with self._lock:
+            self._interrupted.clear()
+            self._speaking.set()
+            said = Utterance()
+            try:
+                yield said
+                if not self._interrupted.is_set():
+                    self._speaker.wait(timeout=max(60.0, said.seconds * 2))
+            finally:
+                self._speaking.clear()
+
+    def play(self, said: Utterance, speech: Speech) -> bool:
+        """Hand voiced speech to the speaker; False (and nothing played) once interrupted."""
+        if self._interrupted.is_set():
+            return False
+        self._speaker.play(speech.samples, speech.rate)
+        said.seconds += speech.seconds
+        return True
+
+    def say(self, text: str) -> float:
+        """Say `text` sentence by sentence and wait until it was played; seconds of audio."""
+        with self.utterance() as said:
+            for sentence in sentences([text]):
+                if not self.play(said, self.voice.speak(sentence)[0]):
+                    break
+        return said.seconds
+
+    def interrupt(self) -> bool:
+        """Barge-in: stop speaking now; True if something was being said."""
+        if not self._speaking.is_set():
+            return False
+        self._interrupted.set()
+        self._speaker.stop()
+        log.info("reply interrupted by the person")
+        return True

@@ -1,0 +1,51 @@
+"""The fixed vocabularies of the device's records (stored as their string values)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """Who said a turn."""
+
+    PERSON = "person"
+    COMPANION = "companion"
+
+
+class MemoryKind(StrEnum):
+    """Where a memory came from."""
+
+    FACT = "fact"  # extracted by the review crew
+    SAID = "said"  # the person's own words
+
+
+class ReminderStatus(StrEnum):
+    """Where a reminder is in its life."""
+
+    PENDING = "pending"
+    SPOKEN = "spoken"
+    CANCELLED = "cancelled"
+
+
+class Severity(StrEnum):
+    """How urgently a caregiver should know."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class EventSource(StrEnum):
+    """What noticed a wellbeing sign."""
+
+    RULES = "rules"
+    CREW = "crew"
+
+
+class OutboxKind(StrEnum):
+    """What an outbox row carries to the cloud."""
+
+    TURN = "turn"
+    WELLBEING = "wellbeing"
+    TOMBSTONE = "tombstone"

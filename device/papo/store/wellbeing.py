@@ -1,0 +1,38 @@
+"""Wellbeing events, each queued for the caregiver channel with its outbox row."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from papo.store.database import Database
+from papo.store.ids import new_id
+from papo.store.kinds import EventSource, Severity
+from papo.store.outbox import wellbeing_row
+from papo.store.records import WellbeingEvent, utc_now
+from papo.store.tables import WellbeingEventRow
+
+
+class WellbeingRepository:
+    """Record and list wellbeing events."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def add(
+        self, kind: str, severity: Severity, evidence: str, source: EventSource, turn_id: str | None
+    ) -> WellbeingEvent:
+        """Record a wellbeing event and queue it for the caregiver channel in the same transaction."""
+        row = WellbeingEventRow(
+            id=new_id(), turn_id=turn_id, kind=kind, severity=severity.value, evidence=evidence,
+            source=source.value, created_at=utc_now(),
+        )  # fmt: skip
+        with self._db.transaction("record a wellbeing event") as session:
+            session.add(row)
+            session.add(wellbeing_row(row))
+        return WellbeingEvent.model_validate(row)
+
+    def all(self) -> list[WellbeingEvent]:
+        """Wellbeing events, newest first."""
+        query = select(WellbeingEventRow).order_by(col(WellbeingEventRow.created_at).desc())
+        with self._db.transaction("read wellbeing events") as session:
+            return [WellbeingEvent.model_validate(row) for row in session.exec(query).all()]
