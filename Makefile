@@ -57,8 +57,8 @@ test: setup test-packages ## run the whole test suite: Rust crates, then Python 
 	cd native && cargo test --workspace --exclude papo-native --quiet
 	$(UV) run --frozen pytest
 
-test-fast: setup ## run the tests that need no models
-	$(UV) run --frozen pytest -m "not slow"
+test-fast: setup ## run the unit tier: no models, services, audio devices or browser (under a minute)
+	$(UV) run --frozen pytest -m "not models and not services and not audio and not browser and not slow"
 
 lint: setup ## ruff, mypy, the stub of the native module, rustfmt and clippy
 	$(UV) run --frozen ruff check .

@@ -30,7 +30,7 @@ def test_help_speaks_plainly() -> None:
     assert "what was said" in papo("listen", "--help").stdout
 
 
-@pytest.mark.slow
+@pytest.mark.models
 def test_demo_hears_stores_and_times_the_sample(state_dir: Path) -> None:
     result = papo("demo", "--fast")
     assert result.returncode == 0, result.stderr
@@ -47,7 +47,6 @@ def test_demo_hears_stores_and_times_the_sample(state_dir: Path) -> None:
     assert source == "demo" and "vizinha" in heard.lower() and answered == reply
 
 
-@pytest.mark.slow
 def test_listen_json_prints_one_object_per_utterance(state_dir: Path, speech: SpeechMaker, tmp_path: Path) -> None:
     wav = tmp_path / "conversa.wav"
     stereo = with_silence([speech.say(s) for s in SENTENCES[:2]], gap_s=1.5)
@@ -70,7 +69,7 @@ def test_listen_json_prints_one_object_per_utterance(state_dir: Path, speech: Sp
     assert [source for source, _ in _turns(state_dir)] == ["file:conversa.wav"] * 2 + ["file:conversa-44k.wav"] * 2
 
 
-@pytest.mark.slow
+@pytest.mark.models
 def test_listen_plain_and_silent_file(tmp_path: Path) -> None:
     silent = tmp_path / "silencio.wav"
     write_wav(silent, np.zeros(16000 * 4, np.float32))
@@ -96,10 +95,14 @@ def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
 
 
 def test_bad_recordings_give_one_clear_line_and_lose_nothing(state_dir: Path, tmp_path: Path) -> None:
-    from papo.store.db import NewTurn, TurnStore
+    from papo.store import NewTurn, Store
 
-    store = TurnStore(state_dir / "papo.sqlite3", "dev", 300)
-    store.record(NewTurn("já guardado", "pt", 0, 1, 1, "whisper-base", "short", "silero-vad-v6"), "mic")
+    store = Store(state_dir / "papo.sqlite3", "dev", 300)
+    kept = NewTurn(
+        text="já guardado", language="pt", audio_start_s=0, audio_end_s=1, audio_duration_s=1,
+        stt_model="whisper-base", stt_window="short", vad_model="silero-vad-v6",
+    )  # fmt: skip
+    store.turns.record(kept, "mic")
     store.close()
     for case, (path, message) in _bad_files(tmp_path).items():
         result = papo("listen", str(path))
@@ -110,6 +113,7 @@ def test_bad_recordings_give_one_clear_line_and_lose_nothing(state_dir: Path, tm
     assert _turns(state_dir) == [("mic", "já guardado")]
 
 
+@pytest.mark.models  # `papo listen --mic` provisions and loads the models before it opens the microphone
 def test_missing_microphone_is_a_clear_error() -> None:
     result = papo("listen", "--mic", "--device", "no-such-microphone-xyz", "--seconds", "1")
     assert result.returncode == 1
@@ -133,7 +137,7 @@ def test_invalid_configuration_names_the_key(tmp_path: Path) -> None:
     assert "stt.model" in result.stderr and "'whisper-base' or 'whisper-tiny-en'" in result.stderr
 
 
-@pytest.mark.slow
+@pytest.mark.models
 def test_models_list_provision_and_verify(state_dir: Path) -> None:
     listing = json.loads(papo("models", "list", "--json").stdout)
     by_name = {row["name"]: row for row in listing}
@@ -145,7 +149,6 @@ def test_models_list_provision_and_verify(state_dir: Path) -> None:
     assert "ready" in papo("models", "list").stdout
 
 
-@pytest.mark.slow
 def test_corrupt_model_is_named_with_the_fix(tmp_path: Path) -> None:
     state = tmp_path / "own-state"
     env = {"PAPO_STATE_DIR": str(state)}
@@ -160,7 +163,6 @@ def test_corrupt_model_is_named_with_the_fix(tmp_path: Path) -> None:
     assert papo("models", "verify", "silero-vad-v6", env=env).returncode == 0
 
 
-@pytest.mark.slow
 @pytest.mark.audio
 def test_listen_mic_through_the_native_capture(alsa_rig, speech: SpeechMaker, tmp_path: Path) -> None:
     room = tmp_path / "sala.wav"
@@ -211,8 +213,9 @@ def test_audio_test_reports_level_drops_and_latency(alsa_rig, speech: SpeechMake
         stderr=subprocess.PIPE,
         text=True,
     )
-    alsa_rig.play_into_room(room)
+    player = alsa_rig.play_into_room(room)
     out, err = check.communicate(timeout=60)
+    player.wait(timeout=30)
     assert check.returncode == 0, err
     report = json.loads(out.splitlines()[-1])
     assert report["input_device"] == "Papo test microphone" and report["output_device"] == "Papo test speaker"

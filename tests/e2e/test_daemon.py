@@ -25,8 +25,7 @@ from support.cli import PAPO
 from support.pulse import PulseRig
 from support.scripted_llm import Script, ScriptedLlm, when_said
 from support.speech import SpeechMaker
-
-pytestmark = pytest.mark.slow
+from support.wait import wait_until
 
 
 def _free_port() -> int:
@@ -62,14 +61,14 @@ def _health(base: str) -> dict[str, Any] | None:
 
 
 def _wait_for(base: str, condition: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = _health(base)
-        if last is not None and condition(last):
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"/health never satisfied the condition; last answer: {last}")
+    """Poll /health until `condition` holds for its answer; return that answer."""
+    last: list[dict[str, Any] | None] = [None]
+
+    def satisfied() -> dict[str, Any] | None:
+        last[0] = _health(base)
+        return last[0] if last[0] is not None and condition(last[0]) else None
+
+    return wait_until(satisfied, timeout, lambda: f"/health to satisfy the condition; last answer: {last[0]}", 0.2)
 
 
 def _stop(process: subprocess.Popen[str]) -> str:
@@ -79,6 +78,7 @@ def _stop(process: subprocess.Popen[str]) -> str:
     return output
 
 
+@pytest.mark.models
 def test_without_a_microphone_the_daemon_stays_healthy_and_retries() -> None:
     with _daemon() as (process, base):
         health = _wait_for(base, lambda h: h["pipeline"]["state"] == "no audio input", timeout=60)
@@ -165,10 +165,11 @@ def test_speech_during_a_reply_stops_it_and_is_answered(
         with _daemon("--input", str(room)) as (process, base):
             _wait_for(base, lambda h: h["conversation"]["state"] == "ready", timeout=60)
             recorder = alsa_rig.record_speaker(speaker_wav)
-            _wait_for(base, lambda h: h["pipeline"]["utterances"] >= 2 and not h["conversation"]["speaking"], 90)
-            time.sleep(1.0)  # let the recorder catch the tail of the last reply
-            recorder.terminate()
-            recorder.wait(timeout=10)
+            try:
+                _wait_for(base, lambda h: h["pipeline"]["utterances"] >= 2 and not h["conversation"]["speaking"], 90)
+                recorder.stop_once_past(time.monotonic())  # the tail of the last reply is in the file
+            finally:
+                recorder.stop()
             output = _stop(process)
     finally:
         scripted.close()
@@ -189,6 +190,7 @@ def test_speech_during_a_reply_stops_it_and_is_answered(
     assert 0.5 < loud < 20  # the story (about 50 s of speech) was heard only in part
 
 
+@pytest.mark.models
 def test_health_reports_the_conversation_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     scripted = ScriptedLlm().start()
     monkeypatch.setenv("PAPO_LLM__ENDPOINT", scripted.url)

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,9 @@ from papo_sync.cloud.ingest import Ingestor
 from papo_sync.cloud.settings import CloudSettings
 from support.broker import Broker, device_password
 from support.speech import SpeechMaker
+from support.wait import wait_until
 
-pytestmark = [pytest.mark.services, pytest.mark.slow]
+pytestmark = [pytest.mark.services, pytest.mark.models]  # the daemon loads the models and syncs
 PAPO = Path(sys.executable).with_name("papo")
 PAPO_CLOUD = Path(sys.executable).with_name("papo-cloud")
 
@@ -36,13 +36,6 @@ def _cloud_env(cloud: CloudSettings) -> dict[str, str]:
 def fleet(cloud: CloudSettings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(PAPO_CLOUD), "fleet", *args], env=_cloud_env(cloud), capture_output=True, text=True,
                           timeout=60, check=False)  # fmt: skip
-
-
-def _wait(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 def _daemon(state_dir: Path, broker: Broker, extra: list[str]) -> subprocess.Popen[str]:
@@ -66,10 +59,10 @@ def test_the_daemon_syncs_answers_commands_and_takes_settings(
     write_wav(recording, with_silence([speech.say("Hoje eu fiz um bolo de fubá para o café da tarde.")], 1.0))
     daemon = _daemon(state_dir, broker, ["--input", str(recording)])
     try:
-        _wait(lambda: db.execute("SELECT count(*) FROM turn").fetchone()[0] >= 1, 120, "the turn in PostgreSQL")
+        wait_until(lambda: db.execute("SELECT count(*) FROM turn").fetchone()[0] >= 1, 120, "the turn in PostgreSQL")
         (text,) = db.execute("SELECT text FROM turn WHERE device_id = 'dev-1'").fetchone()
         assert "bolo" in text.lower()
-        _wait(lambda: db.execute("SELECT outbox_depth FROM device").fetchone()[0] == 0, 30, "telemetry")
+        wait_until(lambda: db.execute("SELECT outbox_depth FROM device").fetchone()[0] == 0, 30, "telemetry")
 
         listed = json.loads(fleet(fleet_cloud, "devices", "--json").stdout)
         assert [(d["device_id"], d["presence"], d["outbox_depth"]) for d in listed] == [("dev-1", "online", 0)]
@@ -82,7 +75,7 @@ def test_the_daemon_syncs_answers_commands_and_takes_settings(
 
         accepted = fleet(fleet_cloud, "config", "set", "dev-1", "conversation.follow_up_s=45", "--json")
         assert json.loads(accepted.stdout) == [{"device": "dev-1", "version": 1}]
-        _wait(lambda: db.execute("SELECT count(*) FROM reported_state").fetchone()[0] == 1, 30, "the report")
+        wait_until(lambda: db.execute("SELECT count(*) FROM reported_state").fetchone()[0] == 1, 30, "the report")
         version, ok, _, later = db.execute(
             "SELECT version, accepted, reason, restart_needed FROM reported_state"
         ).fetchone()
@@ -92,13 +85,13 @@ def test_the_daemon_syncs_answers_commands_and_takes_settings(
 
         rejected = fleet(fleet_cloud, "config", "set", "dev-1", "stt.beam_size=99")
         assert rejected.returncode == 0
-        _wait(lambda: db.execute("SELECT version FROM reported_state").fetchone()[0] == 2, 30, "the refusal")
+        wait_until(lambda: db.execute("SELECT version FROM reported_state").fetchone()[0] == 2, 30, "the refusal")
         _, ok, reason = db.execute("SELECT version, accepted, reason FROM reported_state").fetchone()
         assert ok is False and "beam_size" in reason
         assert json.loads((state_dir / "fleet-settings.json").read_text()) == kept  # unchanged
 
         assert fleet(fleet_cloud, "config", "set", "dev-1", "stt.beam_size=2").returncode == 0
-        _wait(lambda: db.execute("SELECT version FROM reported_state").fetchone()[0] == 3, 30, "the report")
+        wait_until(lambda: db.execute("SELECT version FROM reported_state").fetchone()[0] == 3, 30, "the report")
         ok, later = db.execute("SELECT accepted, restart_needed FROM reported_state").fetchone()
         assert (ok, later) == (True, ["stt.beam_size"])  # kept, and said to wait for the next start
 
@@ -107,11 +100,11 @@ def test_the_daemon_syncs_answers_commands_and_takes_settings(
 
         erased = fleet(fleet_cloud, "cmd", "dev-1", "delete-history", "--json")
         assert json.loads(erased.stdout)["data"] == {"turns": 1}, erased.stdout
-        _wait(lambda: db.execute("SELECT count(*) FROM turn").fetchone()[0] == 0, 30, "the erasure in the cloud")
+        wait_until(lambda: db.execute("SELECT count(*) FROM turn").fetchone()[0] == 0, 30, "the erasure in the cloud")
         assert db.execute("SELECT scope FROM tombstone").fetchone()[0] == "all_history"
     finally:
         daemon.terminate()
-        daemon.wait(timeout=30)
+        daemon.communicate(timeout=30)  # and close its output pipe
     assert db.execute("SELECT presence FROM device").fetchone()[0] == "offline"
 
     unanswered = fleet(fleet_cloud, "cmd", "dev-1", "ping", "--timeout", "2")
@@ -121,10 +114,10 @@ def test_the_daemon_syncs_answers_commands_and_takes_settings(
     assert fleet(fleet_cloud, "config", "set", "dev-1", "conversation.follow_up_s=30").returncode == 0
     daemon = _daemon(state_dir, broker, [])
     try:
-        _wait(lambda: db.execute("SELECT version FROM reported_state").fetchone()[0] == 4, 60, "the catch-up")
+        wait_until(lambda: db.execute("SELECT version FROM reported_state").fetchone()[0] == 4, 60, "the catch-up")
     finally:
         daemon.terminate()
-        daemon.wait(timeout=30)
+        daemon.communicate(timeout=30)  # and close its output pipe
     assert json.loads((state_dir / "fleet-settings.json").read_text()) == {
         "conversation": {"follow_up_s": 30},
         "stt": {"beam_size": 2},

@@ -38,7 +38,6 @@ def test_say_writes_the_spoken_sentence(tmp_path: Path) -> None:
     assert papo("say", "   ", "--out", str(out)).returncode == 1
 
 
-@pytest.mark.slow
 def test_the_piper_voice_is_understood_by_whisper(tmp_path: Path, engine: object) -> None:
     out = tmp_path / "piper.wav"
     sentence = "Good morning! Did you sleep well last night?"
@@ -51,7 +50,6 @@ def test_the_piper_voice_is_understood_by_whisper(tmp_path: Path, engine: object
     assert content_word_recall(sentence, text) >= 0.75, text
 
 
-@pytest.mark.slow
 def test_listen_reply_json_writes_each_answer_and_remembers(
     state_dir: Path, speech: SpeechMaker, tmp_path: Path, scripted: ScriptedLlm
 ) -> None:
@@ -96,15 +94,14 @@ def test_reminders_lists_what_was_asked(state_dir: Path, scripted: ScriptedLlm, 
     assert papo("reminders").stdout.strip() == "no reminders"
     from papo.conversation.reminders import parse_reminder
     from papo.settings import load_settings
-    from papo.store.db import TurnStore
-    from papo.store.records import CompanionRecords
+    from papo.store import Store
 
-    store = TurnStore(load_settings().store_path, "papo-local", 300)
+    store = Store(load_settings().store_path, "papo-local", 300)
     from datetime import datetime
 
     request = parse_reminder("me lembra de tomar o remédio às oito", datetime.now().astimezone())
     assert request is not None
-    CompanionRecords(store.engine).add_reminder(request.what, request.due_at, None)
+    store.reminders.add(request.what, request.due_at, None)
     store.close()
     listed = papo("reminders")
     assert (

@@ -18,6 +18,7 @@ import pytest
 from papo import _native
 from papo.cache import AudioCache, open_cache
 from papo.settings import load_settings
+from support.wait import wait_until
 
 FORMAT_DIR = "sled-v1"
 
@@ -30,11 +31,13 @@ def test_namespaces_ttl_overwrite_and_delete(tmp_path: Path) -> None:
     cache = _native.Cache(tmp_path)
     assert cache.open_outcome == "created"
     cache.put("tts", b"ola", b"audio")
-    cache.put("emb", b"ola", b"vector", ttl=0.05)
+    put_at = time.monotonic()
+    cache.put("emb", b"ola", b"vector", ttl=0.2)
     assert cache.get("tts", b"ola") == b"audio"
     assert cache.get("emb", b"ola") == b"vector"
-    time.sleep(0.1)
-    assert cache.get("emb", b"ola") is None
+    wait_until(lambda: cache.get("emb", b"ola") is None, 5, "the entry to expire")
+    assert time.monotonic() - put_at >= 0.2  # not before its ttl
+    assert cache.get("tts", b"ola") == b"audio"  # an entry without a ttl stays
     cache.put("tts", b"ola", b"audio-2")
     assert cache.get("tts", b"ola") == b"audio-2"
     assert cache.delete("tts", b"ola") and not cache.delete("tts", b"ola")
@@ -131,6 +134,24 @@ def test_audio_cache_round_trips_samples(tmp_path: Path) -> None:
     assert AudioCache(None, "tts").get(key) is None
 
 
+def test_repeated_phrases_come_from_the_sled_cache(state_dir: Path) -> None:
+    from papo.speech.tts import CachedVoice, load_voice
+
+    settings = load_settings()
+    cache = open_cache(settings)
+    assert cache is not None
+    voice = CachedVoice(load_voice(settings, "pt"), AudioCache(cache, "tts"))
+    first, cached_first = voice.speak("Bom dia! Dormiu bem?")
+    again, cached_again = voice.speak("Bom dia! Dormiu bem?")
+    cache.close()
+    assert (cached_first, cached_again) == (False, True)
+    assert abs(len(first.samples) - len(again.samples)) == 0 and first.rate == again.rate
+    reopened = open_cache(settings)  # and after a restart
+    assert reopened is not None
+    assert CachedVoice(load_voice(settings, "pt"), AudioCache(reopened, "tts")).speak("Bom dia! Dormiu bem?")[1]
+    reopened.close()
+
+
 SOAK_WRITER = """
 import random, sys
 from papo import _native
@@ -171,6 +192,7 @@ def test_soak_with_kills_stays_within_its_disk_bound(tmp_path: Path) -> None:
             done = int(line)
         writer.send_signal(signal.SIGKILL)
         writer.wait(timeout=30)
+        writer.stdout.close()
         total_ops += done
         round_index += 1
         cache = _native.Cache(tmp_path, max_bytes=8_000_000, max_disk_bytes=bound, min_disk_bytes=8_000_000)

@@ -14,20 +14,22 @@ from pathlib import Path
 import pytest
 
 from papo.audio.recorder import RecordingSpeaker
-from papo.conversation.companion import HeardTurn
 from papo.conversation.phrases import FALLBACK
 from papo.conversation.runtime import ConversationRuntime, ConversationState
+from papo.conversation.turn import HeardTurn
 from papo.settings import Settings, load_settings
 from papo.speech.stt import Transcript
-from papo.store.db import NewTurn, TurnStore
-from papo.store.records import CompanionRecords
+from papo.store import NewTurn, Store
 from support.scripted_llm import Script, ScriptedLlm, when_any_contains
+from support.wait import wait_until
+
+pytestmark = pytest.mark.models  # the companion opens its memory (the ONNX embedding model); some use the GGUF LLM
 
 REVIEW = Script(
     text='Thought: I noted it.\nFinal Answer: {"facts": ["A neta da pessoa se chama Júlia e mora em Campinas"], '
     '"concern": "none"}'
 )
-Factory = Callable[..., tuple[ConversationRuntime, RecordingSpeaker, TurnStore]]
+Factory = Callable[..., tuple[ConversationRuntime, RecordingSpeaker, Store]]
 
 
 @pytest.fixture
@@ -45,16 +47,16 @@ def _free_port() -> int:
 
 @pytest.fixture
 def companion_factory(state_dir: Path) -> Iterator[Factory]:
-    opened: list[tuple[ConversationRuntime, TurnStore]] = []
+    opened: list[tuple[ConversationRuntime, Store]] = []
 
     def build(
         endpoint: str, crew: bool = False, wake_words: tuple[str, ...] = ("papo",), **llm: object
-    ) -> tuple[ConversationRuntime, RecordingSpeaker, TurnStore]:
+    ) -> tuple[ConversationRuntime, RecordingSpeaker, Store]:
         settings = load_settings(
             llm={"endpoint": endpoint, "model": "scripted", **llm},
             conversation={"crew": crew, "wake_words": list(wake_words)},
         )
-        store = TurnStore(settings.store_path, settings.device_id, 300)
+        store = Store(settings.store_path, settings.device_id, 300)
         speaker = RecordingSpeaker()
         runtime = ConversationRuntime(settings, store, speaker, None)
         runtime.start(wait_for_crew=True)
@@ -67,26 +69,26 @@ def companion_factory(state_dir: Path) -> Iterator[Factory]:
         store.close()
 
 
-def _person(store: TurnStore, text: str) -> HeardTurn:
-    row = store.record(
+def _person(store: Store, text: str) -> HeardTurn:
+    row = store.turns.record(
         NewTurn(text=text, language="pt", audio_start_s=0, audio_end_s=1, audio_duration_s=1, stt_model="test",
                 stt_window="short", vad_model="test"),
         "test",
     )  # fmt: skip
-    return HeardTurn(row.text, "test", row.id, row.conversation_id, time.monotonic())
+    return HeardTurn.stored(row, "test", time.monotonic())
 
 
-@pytest.mark.slow
 def test_memory_from_turn_one_is_in_the_prompt_of_turn_three_after_a_restart(
     scripted: ScriptedLlm, companion_factory: Factory
 ) -> None:
     runtime, _, store = companion_factory(scripted.url, crew=True)
-    assert runtime.companion.crew.state.value == "ready"
+    assert runtime.crew.state.value == "ready"
     first = runtime.companion.respond(_person(store, "Minha neta se chama Júlia, ela mora em Campinas."))
     assert first.reply == "Que bom ouvir você! Conte mais."
     runtime.close()  # waits for the post-turn crew review
     store.close()
-    memories = CompanionRecords(TurnStore(store.path, "papo-local", 300).engine).memories()
+    with Store(store.path, "papo-local", 300) as reopened:
+        memories = reopened.memories.all()
     assert [(m.kind, m.text) for m in memories] == [("fact", "A neta da pessoa se chama Júlia e mora em Campinas")]
 
     runtime, _, store = companion_factory(scripted.url)  # a restart: new process state, same state dir
@@ -103,17 +105,14 @@ def test_a_reminder_is_created_confirmed_and_spoken_when_due(scripted: ScriptedL
     assert outcome.reminder is not None and outcome.reminder.what == "beber água"
     assert outcome.reply is not None and "beber água" in outcome.reply
     assert scripted.requests == []  # confirmed without the LLM
-    records = runtime.companion.records
-    (pending,) = records.reminders()
+    records = store.reminders
+    (pending,) = records.all()
     speaker.take()
-    deadline = time.monotonic() + 15
-    while runtime.companion.speak_due_reminders() == 0:
-        assert time.monotonic() < deadline, "the reminder never fired"
-        time.sleep(0.2)
-    (spoken,) = records.reminders(include_done=True)
+    wait_until(lambda: runtime.companion.speak_due_reminders() > 0, 15, "the reminder to fire")
+    (spoken,) = records.all(include_done=True)
     assert spoken.id == pending.id and spoken.status == "spoken" and spoken.spoken_at is not None
     assert len(speaker.take()) > speaker.rate  # more than a second of speech
-    assert records.reminders() == []
+    assert records.all() == []
 
 
 @pytest.mark.parametrize(
@@ -131,8 +130,9 @@ def test_distress_raises_a_wellbeing_event_with_the_llm_down(
     outcome = runtime.companion.respond(_person(store, text))
     assert outcome.wellbeing is not None
     assert (outcome.wellbeing.kind, outcome.wellbeing.severity.value) == (kind, severity)
-    (event,) = runtime.companion.records.wellbeing_events(queued_only=True)
-    assert (event.kind, event.severity, event.source, event.notified_at) == (kind, severity, "rules", None)
+    (event,) = store.wellbeing.all()
+    assert (event.kind, event.severity, event.source) == (kind, severity, "rules")
+    assert [item.kind for item in store.outbox.pending(10, set())].count("wellbeing") == 1  # queued for the cloud
     assert outcome.reply  # something caring was said even with the LLM down
     assert len(speaker.take()) > 0
 
@@ -143,7 +143,7 @@ def test_the_fallback_answer_when_the_endpoint_times_out(scripted: ScriptedLlm, 
     outcome = runtime.companion.respond(_person(store, "O que você acha de um cafezinho agora?"))
     assert outcome.fallback and outcome.reply == FALLBACK["pt"]
     assert len(speaker.take()) > 0
-    stored = store.recent_turns(2)
+    stored = store.turns.recent(2)
     assert [(t.role, t.llm_model) for t in stored] == [("companion", "fixed"), ("person", None)]
     assert stored[0].reply_to == stored[1].id
 
@@ -161,7 +161,7 @@ def test_the_reply_is_streamed_by_sentence_and_timed(scripted: ScriptedLlm, comp
     assert outcome.first_token_ms is not None and outcome.first_audio_ms is not None
     # the first sentence was spoken while the rest was still being written (15 pieces, 0.15 s apart)
     assert outcome.first_audio_ms < outcome.first_token_ms + 1000 * 0.15 * 10
-    (reply, _) = store.recent_turns(2)
+    (reply, _) = store.turns.recent(2)
     assert reply.eos_to_first_token_ms is not None and reply.eos_to_first_audio_ms is not None
     assert reply.tts_voice == "espeak:pt-br:160" and reply.llm_model == "scripted"
 
@@ -187,15 +187,15 @@ def test_not_addressed_speech_gets_no_reply_but_an_emergency_does(
 
 def test_a_broken_memory_index_is_rebuilt_from_the_store(scripted: ScriptedLlm, companion_factory: Factory) -> None:
     runtime, _, _ = companion_factory(scripted.url)
-    assert runtime.companion.memory is not None
-    runtime.companion.memory.remember("O cachorro se chama Bolt", "fact", None)
+    assert runtime.memory is not None
+    runtime.memory.remember("O cachorro se chama Bolt", "fact", None)
     runtime.close()
     settings = load_settings()
     (settings.memory_dir / "chroma.sqlite3").write_bytes(b"not a database" * 100)
     runtime, _, _ = companion_factory(scripted.url)
-    assert runtime.companion.memory is not None and runtime.companion.memory.count() == 1
-    assert runtime.companion.memory.recall("qual o nome do cachorro?", 1) == ["O cachorro se chama Bolt"]
-    assert runtime.companion.memory.forget_all() == 1 and runtime.companion.memory.count() == 0
+    assert runtime.memory is not None and runtime.memory.count() == 1
+    assert runtime.memory.recall("qual o nome do cachorro?", 1) == ["O cachorro se chama Bolt"]
+    assert runtime.memory.forget_all() == 1 and runtime.memory.count() == 0
 
 
 _PROBE = """
@@ -209,22 +209,21 @@ def audit(event, args):
         connections.append(["lookup", str(args[0]), args[1]])
 sys.addaudithook(audit)
 from papo.audio.recorder import RecordingSpeaker
-from papo.conversation.companion import HeardTurn
 from papo.conversation.runtime import ConversationRuntime
+from papo.conversation.turn import HeardTurn
 from papo.settings import load_settings
-from papo.store.db import TurnStore
+from papo.store import Store
 settings = load_settings()
-store = TurnStore(settings.store_path, settings.device_id, 300)
+store = Store(settings.store_path, settings.device_id, 300)
 runtime = ConversationRuntime(settings, store, RecordingSpeaker(), None)
 runtime.start(wait_for_crew=True)
-assert runtime.companion.crew.state.value == "ready", runtime.companion.crew.detail
+assert runtime.crew.state.value == "ready", runtime.crew.detail
 outcome = runtime.companion.respond(HeardTurn("Minha neta se chama Júlia e adora bolo de cenoura.", "test"))
 runtime.close()
 print(json.dumps({"reply": outcome.reply, "connections": connections}))
 """
 
 
-@pytest.mark.slow
 def test_no_connection_is_attempted_to_anything_but_the_llm_endpoint(scripted: ScriptedLlm, state_dir: Path) -> None:
     env = {
         "PAPO_STATE_DIR": str(state_dir), "PAPO_CONFIG": str(state_dir / "absent.toml"),
@@ -244,10 +243,9 @@ def test_no_connection_is_attempted_to_anything_but_the_llm_endpoint(scripted: S
             assert connection[:2] == ["127.0.0.1", scripted.port], connection
 
 
-@pytest.mark.slow
 def test_the_embedded_default_model_answers_in_portuguese(state_dir: Path) -> None:
     settings: Settings = load_settings(llm={"port": _free_port()}, conversation={"crew": False})
-    store = TurnStore(settings.store_path, settings.device_id, 300)
+    store = Store(settings.store_path, settings.device_id, 300)
     speaker = RecordingSpeaker()
     runtime = ConversationRuntime(settings, store, speaker, None)
     try:
@@ -279,7 +277,8 @@ def test_the_answer_started_at_a_pause_is_the_one_spoken(scripted: ScriptedLlm, 
     companion = runtime.companion
     said = "Hoje eu fui na feira comprar frutas."
     companion.anticipator.on_pause(_transcribed(said))
-    time.sleep(1.0)  # the pause: the end of speech is being confirmed meanwhile
+    # the pause: while the end of speech is being confirmed, the LLM writes the whole prepared answer
+    wait_until(lambda: len(scripted.completed) == 1, 10, "the prepared answer to be written")
     heard = _person(store, said)
     outcome = companion.respond(heard)
     assert len(scripted.requests) == 1  # the prepared answer was used, not asked again
@@ -312,27 +311,9 @@ def test_no_answer_is_prepared_for_an_emergency_or_a_reminder(
     assert scripted.requests == []
 
 
-def test_repeated_phrases_come_from_the_sled_cache(state_dir: Path) -> None:
-    from papo.cache import AudioCache, open_cache
-    from papo.speech.tts import CachedVoice, load_voice
-
-    settings = load_settings()
-    cache = open_cache(settings)
-    assert cache is not None
-    voice = CachedVoice(load_voice(settings, "pt"), AudioCache(cache, "tts"))
-    first, cached_first = voice.speak("Bom dia! Dormiu bem?")
-    again, cached_again = voice.speak("Bom dia! Dormiu bem?")
-    cache.close()
-    assert (cached_first, cached_again) == (False, True)
-    assert abs(len(first.samples) - len(again.samples)) == 0 and first.rate == again.rate
-    reopened = open_cache(settings)  # and after a restart
-    assert reopened is not None
-    assert CachedVoice(load_voice(settings, "pt"), AudioCache(reopened, "tts")).speak("Bom dia! Dormiu bem?")[1]
-    reopened.close()
-
-
 def test_conversation_settings_from_the_fleet_apply_at_once(scripted: ScriptedLlm, companion_factory: Factory) -> None:
-    from papo.fleet import LIVE_KEYS, changed_keys
+    from papo.fleet import changed_keys
+    from papo.settings import live_keys
 
     runtime, _, _ = companion_factory(scripted.url)
     companion = runtime.companion
@@ -341,7 +322,7 @@ def test_conversation_settings_from_the_fleet_apply_at_once(scripted: ScriptedLl
     new = runtime.settings.model_copy(update={"conversation": conversation})
     changed = changed_keys(runtime.settings, new)
     assert set(changed) == {"conversation.wake_words", "conversation.language"}
-    assert set(changed) & LIVE_KEYS == {"conversation.wake_words"}
+    assert set(changed) & live_keys() == {"conversation.wake_words"}
     companion.apply_settings(new.conversation)
     assert companion.addressed("Lia, tudo bem?") and not companion.addressed("Papo, tudo bem?")
     assert companion.respond(_person_text("Lia, como vai?")).reply == "Que bom ouvir você! Conte mais."

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -14,15 +16,18 @@ from papo import _native
 from papo.audio import SAMPLE_RATE
 from papo.audio.native import NativeMicrophone, NativeSpeaker, list_devices
 from papo.audio.wav import read_wav, write_wav
-from papo.engine import SpeechEngine
 from papo.errors import NoAudioInputError
 from papo.listener import Listener
 from papo.speech.voicegen import with_silence
 from papo.speech.wordcheck import content_word_recall
 from support.pulse import PulseRig
 from support.speech import SpeechMaker
+from support.wait import wait_until
 
-pytestmark = pytest.mark.audio
+if TYPE_CHECKING:
+    from papo.engine import SpeechEngine
+
+pytestmark = pytest.mark.audio  # every test here uses the PulseAudio rig; the models ones are marked by fixture
 
 
 def test_devices_include_the_test_microphone_and_speaker(alsa_rig: PulseRig) -> None:
@@ -31,7 +36,6 @@ def test_devices_include_the_test_microphone_and_speaker(alsa_rig: PulseRig) -> 
     assert devices["papo_speaker"]["output"]
 
 
-@pytest.mark.slow
 def test_native_capture_hears_what_is_said_in_the_room(
     alsa_rig: PulseRig, speech: SpeechMaker, engine: SpeechEngine, tmp_path: Path
 ) -> None:
@@ -69,7 +73,6 @@ def _aligned_correlation(source: np.ndarray, recorded: np.ndarray) -> float:
     return float(np.dot(segment, source) / (np.linalg.norm(segment) * np.linalg.norm(source) + 1e-12))
 
 
-@pytest.mark.slow
 def test_native_playback_reaches_the_speaker(alsa_rig: PulseRig, speech: SpeechMaker, tmp_path: Path) -> None:
     source = speech.say(SENTENCES[2])
     captured = tmp_path / "speaker.wav"
@@ -79,35 +82,48 @@ def test_native_playback_reaches_the_speaker(alsa_rig: PulseRig, speech: SpeechM
         assert speaker.play(with_silence([source], gap_s=0, lead_s=0.3), SAMPLE_RATE) is True
         assert speaker.wait(timeout=30)
         assert speaker.played_samples() > len(source) * speaker.sample_rate / SAMPLE_RATE
-        threading.Event().wait(0.8)  # let the recorder drain the monitor's last fragment
+        recorder.stop_once_past(time.monotonic())  # the monitor's last fragment is in the file
     finally:
         speaker.close()
-        recorder.terminate()
-        recorder.wait(timeout=10)
+        recorder.stop()
     recorded = read_wav(captured).samples
     assert _aligned_correlation(source, recorded) > 0.9
 
 
-def test_stop_cuts_playback_short_and_empties_the_queue(alsa_rig: PulseRig) -> None:
+def test_stop_cuts_playback_short_and_empties_the_queue(alsa_rig: PulseRig, tmp_path: Path) -> None:
     tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(SAMPLE_RATE * 10) / SAMPLE_RATE)).astype(np.float32)
+    recorder = alsa_rig.record_speaker(tmp_path / "speaker.wav")
     speaker = NativeSpeaker("papo_speaker")
     results: list[bool] = []
-    started = threading.Event()
-
-    def play() -> None:
-        started.set()
-        results.append(speaker.play(tone, SAMPLE_RATE))
-
-    worker = threading.Thread(target=play)
-    worker.start()
-    started.wait(5)
-    threading.Event().wait(0.5)
-    speaker.stop()
-    worker.join(timeout=10)
+    worker = threading.Thread(target=lambda: results.append(speaker.play(tone, SAMPLE_RATE)))
+    try:
+        worker.start()
+        # the speaker's own counters are busy while `play` runs: listen for the tone where it comes out instead
+        wait_until(lambda: recorder.loudest() > 0.1, 10, "the tone at the speaker")
+        speaker.stop()
+        worker.join(timeout=10)
+    finally:
+        recorder.stop()
     assert not worker.is_alive()
     assert results == [False]
     assert speaker.wait(timeout=5)
     speaker.close()
+
+
+def test_playback_counters_answer_while_another_thread_plays(alsa_rig: PulseRig) -> None:
+    tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(SAMPLE_RATE * 10) / SAMPLE_RATE)).astype(np.float32)
+    speaker = NativeSpeaker("papo_speaker")
+    worker = threading.Thread(target=lambda: speaker.play(tone, SAMPLE_RATE))
+    try:
+        worker.start()
+        wait_until(lambda: speaker.played_samples() > 0, 10, "samples reaching the device")
+        # the counters were read while `play` was still running: they no longer wait for it holding the GIL
+        assert worker.is_alive()
+    finally:
+        speaker.stop()
+        worker.join(timeout=10)
+        speaker.close()
+    assert not worker.is_alive()
 
 
 def test_module_errors_name_the_problem(alsa_rig: PulseRig) -> None:

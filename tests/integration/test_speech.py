@@ -1,26 +1,54 @@
 """Real Silero VAD and Whisper base on generated pt-BR speech."""
 
+from __future__ import annotations
+
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from conftest import SENTENCES
-from papo.engine import SpeechEngine, load_engine
 from papo.errors import ModelError
 from papo.listener import Listener, PendingUtterance, hear_recording
 from papo.settings import load_settings
+from papo.speech.stt import Transcript
 from papo.speech.voicegen import with_silence
 from papo.speech.wordcheck import content_word_recall
+from support.fakes import PauseRecorder
 from support.speech import SpeechMaker
 
-pytestmark = pytest.mark.slow
+if TYPE_CHECKING:
+    from papo.engine import SpeechEngine
+    from papo.speech.stt import WhisperTranscriber
+
+pytestmark = pytest.mark.models  # every test here runs the real VAD and Whisper
 
 
-def _hear(engine: SpeechEngine, samples: np.ndarray, speculative: bool = False) -> list[PendingUtterance]:
+class _Counting:
+    """The real transcriber, noting the length of every utterance it is asked to decode."""
+
+    def __init__(self, inner: WhisperTranscriber) -> None:
+        self.inner = inner
+        self.lengths: list[int] = []
+
+    def transcribe(self, samples: npt.NDArray[np.float32]) -> Transcript | None:
+        self.lengths.append(len(samples))
+        return self.inner.transcribe(samples)
+
+
+def _hear(
+    engine: SpeechEngine,
+    samples: np.ndarray,
+    speculative: bool = False,
+    transcriber: _Counting | None = None,
+    observer: PauseRecorder | None = None,
+) -> list[PendingUtterance]:
     with ThreadPoolExecutor(max_workers=1) as executor:
-        listener = Listener(engine.endpointer(), engine.transcriber, executor, speculative=speculative)
+        stt = transcriber or engine.transcriber
+        listener = Listener(engine.endpointer(), stt, executor, speculative=speculative, observer=observer)
         pendings = list(hear_recording(listener, samples))
         for pending in pendings:
             pending.result()
@@ -66,20 +94,36 @@ def test_silence_and_hiss_give_no_text(engine: SpeechEngine) -> None:
 
 def test_decoding_at_the_pause_is_reused_at_the_end(engine: SpeechEngine, speech: SpeechMaker) -> None:
     audio = with_silence([speech.say(SENTENCES[1])], gap_s=0)
-    (plain,) = _hear(engine, audio, speculative=False)
-    (early,) = _hear(engine, audio, speculative=True)
-    assert early.speculative and not plain.speculative
-    assert early.result() == plain.result() or early.result().text == plain.result().text
+    plain_stt, early_stt, pauses = _Counting(engine.transcriber), _Counting(engine.transcriber), PauseRecorder()
+    (plain,) = _hear(engine, audio, speculative=False, transcriber=plain_stt)
+    (early,) = _hear(engine, audio, speculative=True, transcriber=early_stt, observer=pauses)
+    assert not plain.speculative and plain_stt.lengths == [len(plain.utterance.samples)]
+    # the transcript is the decode started at the last pause, and nothing was decoded again at the end
+    assert early.speculative and early.future is pauses.futures[-1]
+    assert len(early_stt.lengths) == len(pauses.futures) and early_stt.lengths[-1] == len(early.utterance.samples)
+    assert early.utterance.end_sample == plain.utterance.end_sample
+    plain_text, early_text = plain.result(), early.result()
+    assert plain_text is not None and early_text is not None
+    assert early_text.text == plain_text.text
 
 
 def test_speech_resuming_discards_the_early_decode(engine: SpeechEngine, speech: SpeechMaker) -> None:
     first, second = speech.say("Hoje eu acordei cedo"), speech.say("e fui caminhar na praça.")
-    (pending,) = _hear(engine, with_silence([first, second], gap_s=0.3), speculative=True)
-    text = pending.result().text
-    assert content_word_recall("acordei cedo caminhar praça", text) >= 0.75, text
+    stt, pauses = _Counting(engine.transcriber), PauseRecorder()
+    (pending,) = _hear(engine, with_silence([first, second], gap_s=0.3), speculative=True, transcriber=stt,
+                       observer=pauses)  # fmt: skip
+    assert pauses.events[:2] == ["pause", "resume"]  # decoding started in the gap, then the person went on
+    # that early decode (of the first half) was dropped: the transcript is a decode of the whole utterance
+    assert pending.future is not pauses.futures[0]
+    assert stt.lengths[0] < stt.lengths[-1] == len(pending.utterance.samples)
+    transcript = pending.result()
+    assert transcript is not None
+    assert content_word_recall("acordei cedo caminhar praça", transcript.text) >= 0.75, transcript.text
 
 
 def test_tiny_en_transcribes_english(english_speech: SpeechMaker, state_dir: Path, shared_models: Path) -> None:
+    from papo.engine import load_engine
+
     settings = load_settings(stt={"model": "whisper-tiny-en", "language": "en"})
     english = load_engine(settings)
     sentence = "Please remind me to call my daughter tomorrow morning."
@@ -88,5 +132,7 @@ def test_tiny_en_transcribes_english(english_speech: SpeechMaker, state_dir: Pat
 
 
 def test_tiny_en_refuses_portuguese(state_dir: Path) -> None:
+    from papo.engine import load_engine
+
     with pytest.raises(ModelError, match=r'English only; set stt\.language = "en"'):
         load_engine(load_settings(stt={"model": "whisper-tiny-en", "language": "pt"}))

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from papo_sync.cloud.broker import write_broker_files
+from support.wait import wait_until
 
 CLOUD_USERS = {"ingest": "ingest-secret", "fleet": "fleet-secret"}
 
@@ -44,16 +45,17 @@ class Broker:
         """Start mosquitto and wait until it accepts connections."""
         with self.log.open("ab") as log:
             self._process = subprocess.Popen(["mosquitto", "-c", str(self.config)], stdout=log, stderr=log)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                if self._process.poll() is not None:
-                    raise RuntimeError(f"mosquitto exited: {self.log.read_text()[-2000:]}") from None
-                time.sleep(0.05)
-        raise RuntimeError("mosquitto did not start")
+        wait_until(self._accepting, 10, "mosquitto to accept connections")
+
+    def _accepting(self) -> bool:
+        assert self._process is not None
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+            return True
+        except OSError:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"mosquitto exited: {self.log.read_text()[-2000:]}") from None
+            return False
 
     @property
     def pid(self) -> int:
@@ -69,9 +71,9 @@ class Broker:
         self._process = None
 
     def restart(self, down_s: float = 1.0) -> None:
-        """Stop, wait, start again."""
+        """Stop, stay down for `down_s` seconds, start again."""
         self.stop()
-        time.sleep(down_s)
+        time.sleep(down_s)  # the scenario: the broker is away this long while the device keeps trying
         self.start()
 
 

@@ -12,6 +12,10 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
+
+from support.wait import wait_until
+
 ALSA_TEMPLATE = """
 pcm.papo_mic {{
     type pulse
@@ -58,14 +62,15 @@ class PulseRig:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        deadline = time.monotonic() + 20
-        while not self._ready():
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                log = (directory / "pulse.log").read_text() if (directory / "pulse.log").exists() else ""
-                raise RuntimeError(f"PulseAudio did not start: {log[-2000:]}")
-            time.sleep(0.1)
+        wait_until(self._ready, 20, lambda: f"PulseAudio to start: {self._log()}")
+
+    def _log(self) -> str:
+        log = self.directory / "pulse.log"
+        return log.read_text()[-2000:] if log.exists() else ""
 
     def _ready(self) -> bool:
+        if self._process.poll() is not None:
+            raise RuntimeError(f"PulseAudio exited: {self._log()}")
         if not self.socket.exists():
             return False
         result = subprocess.run(["pactl", "list", "short", "sinks"], env={**os.environ, **self.env},
@@ -76,12 +81,14 @@ class PulseRig:
         """Start playing `wav` where the test microphone hears it."""
         return subprocess.Popen(["paplay", "--device=papo_room", str(wav)], env={**os.environ, **self.env})
 
-    def record_speaker(self, wav: Path) -> subprocess.Popen[bytes]:
-        """Start recording what the test speaker plays, as 16 kHz mono WAV."""
-        return subprocess.Popen(
-            ["parec", "--device=papo_speaker.monitor", "--file-format=wav", "--rate=16000", "--channels=1", str(wav)],
+    def record_speaker(self, wav: Path) -> SpeakerRecording:
+        """Start recording what the test speaker plays, as 16 kHz mono 16-bit WAV."""
+        process = subprocess.Popen(
+            ["parec", "--device=papo_speaker.monitor", "--file-format=wav", "--rate=16000", "--channels=1",
+             "--format=s16le", str(wav)],
             env={**os.environ, **self.env},
-        )
+        )  # fmt: skip
+        return SpeakerRecording(process, wav, time.monotonic())
 
     def close(self) -> None:
         """Stop the server."""
@@ -91,3 +98,49 @@ class PulseRig:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
+
+
+class SpeakerRecording:
+    """parec recording the test speaker into a WAV file that grows as the audio arrives."""
+
+    def __init__(self, process: subprocess.Popen[bytes], path: Path, started: float) -> None:
+        self.process = process
+        self.path = path
+        self.started = started
+
+    def recorded_s(self) -> float:
+        """Seconds of audio written to the file so far (16 kHz, 16-bit mono after the WAV header)."""
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return 0.0
+        return max(0, size - _WAV_HEADER_BYTES) / (2 * 16000)
+
+    def loudest(self) -> float:
+        """The peak level (0..1) of what was recorded so far."""
+        try:
+            data = self.path.read_bytes()[_WAV_HEADER_BYTES:]
+        except FileNotFoundError:
+            return 0.0
+        samples = np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2")
+        return float(np.abs(samples.astype(np.float32)).max() / 32768) if len(samples) else 0.0
+
+    def stop_once_past(self, moment: float, timeout: float = 10) -> None:
+        """Stop once the file holds audio up to `moment` (a time.monotonic() value), so what played before is in.
+
+        The recording started at (or a little after) `started`, so it reaches `moment` once it holds
+        `moment - started` seconds: the monitor's last fragment has been drained into the file.
+        """
+        try:
+            wait_until(lambda: self.started + self.recorded_s() >= moment, timeout, "the speaker recording to catch up")
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Stop recording (parec finalises the WAV header)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+_WAV_HEADER_BYTES = 44

@@ -30,6 +30,7 @@ class ScriptedLlm:
     rules: list[Rule] = field(default_factory=list)
     default: Script = field(default_factory=Script)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    completed: list[dict[str, Any]] = field(default_factory=list)  # the requests whose answer was sent in full
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -117,7 +118,7 @@ def _handler(llm: ScriptedLlm) -> type[BaseHTTPRequestHandler]:
             if script.status != 200:
                 self._send(script.status, b'{"error": "scripted failure"}', "application/json")
                 return
-            time.sleep(script.first_token_delay_s)
+            time.sleep(script.first_token_delay_s)  # the scripted model's thinking time
             if not request.get("stream"):
                 message = {"role": "assistant", "content": script.text}
                 body = {
@@ -126,6 +127,7 @@ def _handler(llm: ScriptedLlm) -> type[BaseHTTPRequestHandler]:
                     "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
                 }  # fmt: skip
                 self._send(200, json.dumps(body).encode(), "application/json")
+                llm.completed.append(request)
                 return
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -134,13 +136,15 @@ def _handler(llm: ScriptedLlm) -> type[BaseHTTPRequestHandler]:
             try:
                 for index, piece in enumerate(_pieces(script.text)):
                     if index:
-                        time.sleep(script.piece_delay_s)
+                        time.sleep(script.piece_delay_s)  # the scripted pace of the tokens
                     self._chunk({"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
                 self._chunk({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
                 self._raw(b"data: [DONE]\n\n")
                 self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):
                 return
+            llm.completed.append(request)
 
         def _chunk(self, data: dict[str, Any]) -> None:
             self._raw(b"data: " + json.dumps(data).encode() + b"\n\n")

@@ -7,21 +7,28 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 import pytest
 
-from papo_sync.cloud.ingest import Ingestor
-from papo_sync.cloud.schema import migrate
-from papo_sync.cloud.settings import BrokerSettings, CloudSettings
-from support.broker import CLOUD_USERS, Broker
+if TYPE_CHECKING:
+    import psycopg
+
+    from papo_sync.cloud.ingest import Ingestor
+    from papo_sync.cloud.settings import CloudSettings
+    from support.broker import Broker
+
+# The cloud side is imported inside the fixtures: collecting the fast tier loads neither it nor its drivers.
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 @pytest.fixture(scope="session")
 def database() -> Iterator[str]:
+    import psycopg
+
+    from papo_sync.cloud.schema import migrate
+
     name = f"papo_test_{os.getpid()}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {name}")
@@ -35,6 +42,8 @@ def database() -> Iterator[str]:
 
 @pytest.fixture
 def db(database: str) -> Iterator[psycopg.Connection[Any]]:
+    import psycopg
+
     with psycopg.connect(database, autocommit=True) as connection:
         connection.execute(
             "TRUNCATE turn, wellbeing_event, tombstone, dead_letter, device, desired_state, reported_state, "
@@ -45,6 +54,8 @@ def db(database: str) -> Iterator[psycopg.Connection[Any]]:
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Broker]:
+    from support.broker import Broker
+
     running = Broker(tmp_path / "broker", ["dev-1", "dev-2"])
     yield running
     running.stop()
@@ -52,6 +63,9 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
 
 @pytest.fixture
 def cloud(broker: Broker, database: str) -> CloudSettings:
+    from papo_sync.cloud.settings import BrokerSettings, CloudSettings
+    from support.broker import CLOUD_USERS
+
     return CloudSettings(
         database_url=database,
         redis_prefix=f"t{uuid.uuid4().hex[:8]}",
@@ -62,6 +76,8 @@ def cloud(broker: Broker, database: str) -> CloudSettings:
 
 @pytest.fixture
 def ingestor(cloud: CloudSettings) -> Iterator[Ingestor]:
+    from papo_sync.cloud.ingest import Ingestor
+
     running = Ingestor(cloud)
     thread = threading.Thread(target=running.run, daemon=True)
     thread.start()

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-import papo.store.db as papo_store_db
+import papo.store.database as papo_store_database
 from papo.statedir import StateDirError
-from papo.store.db import NewTurn, TurnStore
+from papo.store import EventSource, NewTurn, Severity, Store
 
 
 def _turn(text: str) -> NewTurn:
@@ -25,11 +25,11 @@ def _turn(text: str) -> NewTurn:
 
 
 def test_schema_is_migrated_and_wal_is_on(state_dir: Path) -> None:
-    store = TurnStore(state_dir / "papo.sqlite3", "dev-1", 300)
+    store = Store(state_dir / "papo.sqlite3", "dev-1", 300)
     store.close()
     with sqlite3.connect(state_dir / "papo.sqlite3") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0003"
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0004"
         columns = {row[1] for row in db.execute("PRAGMA table_info(turn)")}
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"text", "audio_duration_s", "vad_ms", "stt_ms", "eos_to_text_ms", "stt_model", "vad_model"} <= columns
@@ -40,70 +40,70 @@ def test_schema_is_migrated_and_wal_is_on(state_dir: Path) -> None:
 def test_a_version_0001_store_is_upgraded_in_place_keeping_its_turns(state_dir: Path) -> None:
     from alembic import command
     from alembic.config import Config
+    from sqlalchemy import create_engine
 
-    store = TurnStore(state_dir / "papo.sqlite3", "dev-1", 300)
-    store.record(_turn("antes da atualização"), "mic")
+    store = Store(state_dir / "papo.sqlite3", "dev-1", 300)
+    store.turns.record(_turn("antes da atualização"), "mic")
+    store.close()
     config = Config()
-    config.set_main_option("script_location", str(Path(papo_store_db.__file__).parent / "migrations"))
-    with store.engine.begin() as connection:
+    config.set_main_option("script_location", str(Path(papo_store_database.__file__).parent / "migrations"))
+    engine = create_engine(f"sqlite:///{state_dir / 'papo.sqlite3'}")
+    with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0001")
-    store.close()
-    reopened = TurnStore(state_dir / "papo.sqlite3", "dev-1", 300)
-    (turn,) = reopened.recent_turns()
+    engine.dispose()
+    reopened = Store(state_dir / "papo.sqlite3", "dev-1", 300)
+    (turn,) = reopened.turns.recent()
     assert turn.text == "antes da atualização" and turn.reply_to is None and turn.interrupted is False
     reopened.close()
 
 
 def test_turns_are_ordered_kept_across_reopen_and_grouped(state_dir: Path) -> None:
     path = state_dir / "papo.sqlite3"
-    store = TurnStore(path, "dev-1", conversation_idle_s=300)
-    first = store.record(_turn("bom dia"), "mic")
-    second = store.record(_turn("tudo bem?"), "mic")
-    other = store.record(_turn("de um arquivo"), "file:a.wav")
+    store = Store(path, "dev-1", conversation_idle_s=300)
+    first = store.turns.record(_turn("bom dia"), "mic")
+    second = store.turns.record(_turn("tudo bem?"), "mic")
+    other = store.turns.record(_turn("de um arquivo"), "file:a.wav")
     store.close()
-    reopened = TurnStore(path, "dev-1", conversation_idle_s=300)
-    assert reopened.count_turns() == 3
-    assert [t.text for t in reopened.recent_turns()] == ["de um arquivo", "tudo bem?", "bom dia"]
+    reopened = Store(path, "dev-1", conversation_idle_s=300)
+    assert reopened.turns.count() == 3
+    assert [t.text for t in reopened.turns.recent()] == ["de um arquivo", "tudo bem?", "bom dia"]
     assert (first.seq, second.seq, other.seq) == (1, 2, 3)
     assert first.conversation_id == second.conversation_id != other.conversation_id
 
 
 def test_long_silence_starts_a_new_conversation(state_dir: Path) -> None:
-    store = TurnStore(state_dir / "papo.sqlite3", "dev-1", conversation_idle_s=0.001)
-    first = store.record(_turn("oi"), "mic")
+    store = Store(state_dir / "papo.sqlite3", "dev-1", conversation_idle_s=0.001)
+    first = store.turns.record(_turn("oi"), "mic")
     import time
 
-    time.sleep(0.01)
-    second = store.record(_turn("oi de novo"), "mic")
+    time.sleep(0.01)  # the scenario: a silence longer than the 1 ms idle limit
+    second = store.turns.record(_turn("oi de novo"), "mic")
     assert first.conversation_id != second.conversation_id
 
 
 def test_read_only_state_dir_is_a_clear_error_and_loses_nothing(state_dir: Path, read_only) -> None:
     path = state_dir / "papo.sqlite3"
-    store = TurnStore(path, "dev-1", 300)
-    store.record(_turn("guardado"), "mic")
+    store = Store(path, "dev-1", 300)
+    store.turns.record(_turn("guardado"), "mic")
     store.close()
     with read_only(state_dir), pytest.raises(StateDirError, match="read-only; set PAPO_STATE_DIR"):
-        TurnStore(path, "dev-1", 300)
+        Store(path, "dev-1", 300)
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT text FROM turn").fetchall() == [("guardado",)]
 
 
 def test_each_turn_and_wellbeing_event_is_queued_for_sync_in_the_same_transaction(state_dir: Path) -> None:
-    from papo.store.outbox import Outbox
-    from papo.store.records import CompanionRecords
-
-    store = TurnStore(state_dir / "papo.sqlite3", "dev-1", 300)
-    turn = store.record(_turn("bom dia"), "mic")
-    CompanionRecords(store.engine).add_wellbeing("fall", "high", "caí", "rules", turn.id)
-    items = Outbox(store.engine).pending(10, set())
+    store = Store(state_dir / "papo.sqlite3", "dev-1", 300)
+    turn = store.turns.record(_turn("bom dia"), "mic")
+    store.wellbeing.add("fall", Severity.HIGH, "caí", EventSource.RULES, turn.id)
+    items = store.outbox.pending(10, set())
     assert [i.kind for i in items] == ["turn", "wellbeing"]
     assert items[0].turn is not None and items[0].turn.text == "bom dia" and items[0].turn.device_id == "dev-1"
     assert items[1].wellbeing is not None and items[1].wellbeing.turn_id == turn.id
     assert items[0].seq < items[1].seq
-    assert store.delete_history() == 1
-    remaining = Outbox(store.engine).pending(10, set())
+    assert store.turns.delete_history() == 1
+    remaining = store.outbox.pending(10, set())
     assert [i.kind for i in remaining] == ["wellbeing", "tombstone"]  # the unsent turn is not uploaded any more
-    assert store.count_turns() == 0
+    assert store.turns.count() == 0
     store.close()
