@@ -115,9 +115,9 @@ class Wiring:
 
     def voice(self) -> CachedVoice:
         """The configured voice, its phrases cached."""
-        from papo.speech.tts import CachedVoice, load_voice
+        from papo.speech.tts import CachedVoice
 
-        return CachedVoice(load_voice(self.settings, self.settings.conversation.language), self.audio_cache("tts"))
+        return CachedVoice.configured(self.settings, self.cache())
 
     def audio_cache(self, namespace: str) -> AudioCache:
         """One namespace of the cache, for audio."""

@@ -178,7 +178,7 @@ impl Capture {
 #[pyclass(module = "papo._native", frozen)]
 pub struct Playback {
     inner: Mutex<Option<papo_audio::Playback>>,
-    stopper: papo_audio::playback::StopHandle,
+    control: papo_audio::playback::Control,
     #[pyo3(get)]
     device_name: String,
     #[pyo3(get)]
@@ -212,7 +212,7 @@ impl Playback {
         })?;
         let (sample_rate, channels) = playback.device_format();
         Ok(Self {
-            stopper: playback.stop_handle(),
+            control: playback.control(),
             device_name: playback.device_name().to_string(),
             sample_rate,
             channels,
@@ -243,7 +243,7 @@ impl Playback {
 
     /// Drop everything queued (also cutting short a `play` running in another thread); silent within one period.
     fn stop(&self) {
-        self.stopper.stop();
+        self.control.stop();
     }
 
     /// Wait until everything queued reached the device, up to `timeout` seconds; True if it did.
@@ -261,13 +261,9 @@ impl Playback {
         py.detach(|| self.with("reading playback state", |playback| Ok(playback.queued())))
     }
 
-    /// Samples handed to the device so far.
-    fn played_samples(&self, py: Python<'_>) -> PyResult<u64> {
-        py.detach(|| {
-            self.with("reading playback state", |playback| {
-                Ok(playback.played_samples())
-            })
-        })
+    /// Samples handed to the device so far (answered at once, also while `play` runs in another thread).
+    fn played_samples(&self) -> u64 {
+        self.control.played_samples()
     }
 
     /// Stop and release the device (safe to call twice).

@@ -98,7 +98,7 @@ def test_stop_cuts_playback_short_and_empties_the_queue(alsa_rig: PulseRig, tmp_
     worker = threading.Thread(target=lambda: results.append(speaker.play(tone, SAMPLE_RATE)))
     try:
         worker.start()
-        # the speaker's own counters are busy while `play` runs: listen for the tone where it comes out instead
+        # listen for the tone where it comes out: the device really plays it
         wait_until(lambda: recorder.loudest() > 0.1, 10, "the tone at the speaker")
         speaker.stop()
         worker.join(timeout=10)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from papo import _native
-from papo.cache import AudioCache
 from papo.conversation.companion import Companion
 from papo.conversation.crew import CrewRuntime
 from papo.conversation.embedded import EMBEDDED, EmbeddedLlmServer, model_file
@@ -17,7 +16,7 @@ from papo.conversation.memory import MemoryStore, open_memory
 from papo.conversation.speech_output import SpeechOutput
 from papo.errors import PapoError
 from papo.settings import Settings
-from papo.speech.tts import CachedVoice, Speaker, load_voice
+from papo.speech.tts import CachedVoice, Speaker
 from papo.store import Store
 from papo.system.logging import fields
 
@@ -64,7 +63,7 @@ class ConversationRuntime:
         self._server: EmbeddedLlmServer | None = None
         self.llm: ChatClient | None = None
         self.memory: MemoryStore | None = None
-        voice = CachedVoice(load_voice(settings, settings.conversation.language), AudioCache(cache, "tts"))
+        voice = CachedVoice.configured(settings, cache)
         self.crew = CrewRuntime(
             llm_base_url(settings),
             settings.llm.model,

@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from papo import _native
 from papo.cache import AudioCache
 from papo.errors import ModelError, PapoError
 from papo.models.manifest import load_manifest
@@ -158,6 +159,11 @@ class CachedVoice:
     def __init__(self, voice: Voice, cache: AudioCache) -> None:
         self.voice = voice
         self._cache = cache
+
+    @classmethod
+    def configured(cls, settings: Settings, cache: _native.Cache | None) -> CachedVoice:
+        """The voice the settings choose for the conversation's language, its phrases in `cache`."""
+        return cls(load_voice(settings, settings.conversation.language), AudioCache(cache, "tts"))
 
     @property
     def rate(self) -> int:

@@ -26,17 +26,22 @@ struct Shared {
     played: AtomicU64,
 }
 
-/// Stops a [`Playback`] from any thread, even while another thread is inside `play`.
+/// Stops a [`Playback`] and reads its progress from any thread, even while another thread is inside `play`.
 #[derive(Clone)]
-pub struct StopHandle {
+pub struct Control {
     shared: Arc<Shared>,
 }
 
-impl StopHandle {
+impl Control {
     /// Drop everything queued; the device goes silent within one callback period.
     pub fn stop(&self) {
         self.shared.stops.fetch_add(1, Ordering::AcqRel);
         self.shared.flush.store(true, Ordering::Release);
+    }
+
+    /// Samples handed to the device so far.
+    pub fn played_samples(&self) -> u64 {
+        self.shared.played.load(Ordering::Relaxed)
     }
 }
 
@@ -216,12 +221,12 @@ impl Playback {
 
     /// Drop everything queued; the device goes silent within one callback period.
     pub fn stop(&self) {
-        self.stop_handle().stop();
+        self.control().stop();
     }
 
-    /// A handle that can stop this playback from another thread.
-    pub fn stop_handle(&self) -> StopHandle {
-        StopHandle {
+    /// A handle that stops this playback and reads its progress from another thread.
+    pub fn control(&self) -> Control {
+        Control {
             shared: Arc::clone(&self.shared),
         }
     }
@@ -258,7 +263,7 @@ impl Playback {
 
     /// Samples handed to the device so far.
     pub fn played_samples(&self) -> u64 {
-        self.shared.played.load(Ordering::Relaxed)
+        self.control().played_samples()
     }
 
     /// Stop the stream and release the device (idempotent).
