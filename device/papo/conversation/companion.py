@@ -19,6 +19,7 @@ from papo.conversation.reminders import parse_reminder
 from papo.conversation.replier import Replier
 from papo.conversation.speech_output import SpeechOutput
 from papo.conversation.turn import HeardTurn, TurnContext, TurnOutcome
+from papo.conversation.wake import mentions
 from papo.conversation.wellbeing import assess
 from papo.errors import PapoError
 from papo.settings import ConversationSettings, Settings, live_keys
@@ -61,13 +62,9 @@ class Companion:
 
     def addressed(self, text: str) -> bool:
         """Whether `text` is meant for the companion: a wake word, or a follow-up soon after its last reply."""
-        words = self._conversation.wake_words
-        if not words:
-            return True
         if self._last_reply_at is not None and time.monotonic() - self._last_reply_at <= self._conversation.follow_up_s:
             return True
-        lowered = text.lower()
-        return any(re.search(rf"\b{re.escape(w.lower())}\b", lowered) for w in words)
+        return mentions(text, self._conversation.wake_words)
 
     def respond(self, heard: HeardTurn, addressed: bool = True) -> TurnOutcome:
         """Handle one utterance: rules always, and a spoken reply when addressed (or urgent)."""

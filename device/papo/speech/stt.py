@@ -17,6 +17,7 @@ from papo.audio import SAMPLE_RATE
 from papo.errors import ModelError
 from papo.settings import SttSettings
 from papo.system.logging import fields
+from papo.text import repeats_itself
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class _Decode:
     no_speech_prob: float
     avg_logprob: float
     compression_ratio: float
+    loops: bool
 
 
 def compression_ratio(text: str) -> float:
@@ -84,17 +86,22 @@ class WhisperTranscriber:
         """Transcribe one utterance (16 kHz mono); None when it holds no speech."""
         started = time.perf_counter()
         duration = len(samples) / SAMPLE_RATE
-        short = self._settings.short_window and duration + self._settings.window_margin_s < 30.0
+        short = self._settings.short_window and self._window_s(duration) < 30.0
         features = self._log_mel(samples, short)
         encoded = self._encode(features)
         language = self._language(encoded)
         decode = self._decode(encoded, language, duration)
         window: Literal["short", "full"] = "short" if short else "full"
         if short and self._untrustworthy(decode):
-            full = self._decode(self._encode(self._log_mel(samples, short=False)), language, duration)
-            log.debug("short window fell back", extra=fields(short=decode.text, full=full.text))
-            if full.avg_logprob >= decode.avg_logprob or decode.hit_limit:
-                decode, window = full, "full"
+            full_encoded = self._encode(self._log_mel(samples, short=False))
+            full = self._decode(full_encoded, language, duration)
+            log.debug("short window fell back", extra=fields(short_loops=decode.loops, full_loops=full.loops))
+            if full.avg_logprob >= decode.avg_logprob or decode.hit_limit or (decode.loops and not full.loops):
+                decode, window, encoded = full, "full", full_encoded
+        if decode.loops:  # still repeating itself: decode once more, forbidding a repeated run of three tokens
+            constrained = self._decode(encoded, language, duration, no_repeat_ngram_size=3)
+            if not constrained.loops:
+                decode = constrained
         stt_ms = (time.perf_counter() - started) * 1000
         if self._is_silence(decode):
             log.debug("dropped non-speech", extra=fields(text=decode.text, no_speech_prob=decode.no_speech_prob))
@@ -111,7 +118,8 @@ class WhisperTranscriber:
 
     def _log_mel(self, samples: npt.NDArray[np.float32], short: bool) -> npt.NDArray[np.float32]:
         if short:
-            padded = np.concatenate((samples, np.zeros(int(self._settings.window_margin_s * SAMPLE_RATE), np.float32)))
+            silence = self._window_s(len(samples) / SAMPLE_RATE) * SAMPLE_RATE - len(samples)
+            padded = np.concatenate((samples, np.zeros(int(silence), np.float32)))
             mel = self._features(padded)
             frames = min(FULL_WINDOW_FRAMES, mel.shape[-1] - mel.shape[-1] % 2)
             return np.ascontiguousarray(mel[:, :frames], dtype=np.float32)
@@ -120,6 +128,10 @@ class WhisperTranscriber:
         width = min(FULL_WINDOW_FRAMES, mel.shape[-1])
         out[:, :width] = mel[:, :width]
         return out
+
+    def _window_s(self, duration_s: float) -> float:
+        """The encoder window for an utterance: the speech plus a margin, and at least `min_window_s`."""
+        return max(duration_s + self._settings.window_margin_s, self._settings.min_window_s)
 
     def _encode(self, mel: npt.NDArray[np.float32]) -> Any:
         import ctranslate2
@@ -134,7 +146,7 @@ class WhisperTranscriber:
         best_token, _ = self._ct2.detect_language(encoded)[0][0]
         return str(best_token)[2:-2]
 
-    def _decode(self, encoded: Any, language: str, duration_s: float) -> _Decode:
+    def _decode(self, encoded: Any, language: str, duration_s: float, no_repeat_ngram_size: int = 0) -> _Decode:
         tokenizer = self._tokenizer_type(
             self._whisper.hf_tokenizer, self._multilingual, task="transcribe", language=language
         )
@@ -149,6 +161,7 @@ class WhisperTranscriber:
             return_no_speech_prob=True,
             suppress_blank=True,
             suppress_tokens=[-1],
+            no_repeat_ngram_size=no_repeat_ngram_size,
         )[0]
         tokens = result.sequences_ids[0]
         text = tokenizer.decode(tokens).strip()
@@ -159,11 +172,13 @@ class WhisperTranscriber:
             no_speech_prob=float(result.no_speech_prob),
             avg_logprob=float(result.scores[0]) * len(tokens) / (len(tokens) + 1),
             compression_ratio=compression_ratio(text),
+            loops=repeats_itself(text),
         )
 
     def _untrustworthy(self, decode: _Decode) -> bool:
         return (
             decode.hit_limit
+            or decode.loops
             or decode.compression_ratio > self._settings.compression_ratio_threshold
             or decode.avg_logprob < self._settings.log_prob_threshold
         )

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 from papo.text import fold
+from papo.text import words as plain_words
 
 # Portuguese and English function words: articles, prepositions, pronouns, auxiliaries.
 STOPWORDS = frozenset(
@@ -21,8 +20,7 @@ NUMBERS = {
 
 def words(text: str) -> list[str]:
     """Lower-case, accent-folded words of `text`, digits spelled out."""
-    tokens = re.findall(r"[\w']+", text.lower())
-    return [fold(NUMBERS.get(token, token)) for token in tokens]
+    return [fold(NUMBERS.get(token, token)) for token in plain_words(text)]
 
 
 def content_words(text: str) -> list[str]:
