@@ -117,7 +117,10 @@ class SttSettings(Section):
     short_window: bool = Field(default=True, description="Encode only the utterance, not a 30 s window")
     window_margin_s: float = Field(default=1.5, ge=0.2, le=5.0)
     min_window_s: float = Field(
-        default=0.0, ge=0.0, le=30.0, description="Shortest encoder window: short utterances get at least this"
+        default=15.0, ge=0.0, le=30.0, description="Shortest encoder window (measured: bench/stt.py --sweep)"
+    )
+    full_window_under_s: float = Field(
+        default=2.0, ge=0.0, le=30.0, description="Utterances shorter than this get Whisper's full 30 s window"
     )
     no_speech_threshold: float = Field(default=0.6, gt=0, lt=1)
     log_prob_threshold: float = Field(default=-1.0, lt=0)

@@ -17,14 +17,17 @@ def words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9']+", fold(text))
 
 
-def repeats_itself(text: str, max_gram: int = 4) -> bool:
-    """Whether a run of one to `max_gram` words comes twice in a row ("bonchia bonchia", "estou bem estou bem").
+def repeats_itself(text: str) -> bool:
+    """Whether `text` says something twice (a sign of a decoding loop).
 
+    A word or two repeated back to back ("bonchia bonchia", "estou bem estou bem"), or a run of three
+    words that comes again ("Vou fazer pipoca. Vou fazer pipoca").
     Speech does this too ("não, não"), so a caller treats it as a reason to look again, not to reject.
     """
     tokens = words(text)
-    for size in range(1, max_gram + 1):
+    for size in (1, 2):
         for start in range(len(tokens) - 2 * size + 1):
             if tokens[start : start + size] == tokens[start + size : start + 2 * size]:
                 return True
-    return False
+    runs = [tuple(tokens[start : start + 3]) for start in range(len(tokens) - 2)]
+    return len(set(runs)) < len(runs)

@@ -32,7 +32,7 @@ def test_ordinary_speech_is_not_a_loop(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["Papo!", "Oipapo.", "Sega papu.", "Pápo, tudo bem?", "PAPO", "Chega, Papo.", "e papo"]
+    "text", ["Papo!", "Oipapo.", "Parapapo.", "Sega papu.", "Pápo, tudo bem?", "PAPO", "Chega, Papo.", "e papo"]
 )
 def test_the_wake_word_is_found_however_it_was_written(text: str) -> None:
     assert mentions(text, ["papo"])

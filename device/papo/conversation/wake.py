@@ -16,14 +16,14 @@ def wake_pattern(word: str) -> re.Pattern[str]:
     """A pattern for `word` as Whisper may write it.
 
     Any accent or case ("Pápo"), a doubled letter, an unstressed final vowel heard the other way ("papu"),
-    or glued to a short word before it ("Oipapo").
+    or glued to the word before it ("Oipapo", "Parapapo").
     """
     letters = [c for c in fold(word) if c.isalnum()]
     if not letters:
         raise ValueError(f"a wake word needs letters: {word!r}")
     *body, last = letters
     core = "".join(f"{re.escape(c)}+" for c in body) + f"{_VOWEL_SOUNDS.get(last, re.escape(last))}+"
-    return re.compile(rf"\b(?:[a-z]{{1,3}})?{core}\b")
+    return re.compile(rf"\b[a-z]*{core}\b")
 
 
 def mentions(text: str, wake_words: Sequence[str]) -> bool:
