@@ -338,6 +338,7 @@ def sweep(
     raw_scores = _scores(saids, raw)
     strata = list(raw_scores)
     counts = ", ".join(f"{k} {raw_scores[k].n}" for k in strata)
+    width = max(15, len(key))
     print(
         f"\nstt.{key} sweep: {len(saids)} generated pt-BR utterances ({counts}), cut by the VAD;"
         f" {settings.stt.model}, 2 threads, int8, beam {beam}. Baseline: raw WhisperModel.transcribe() (30 s)."
@@ -345,10 +346,14 @@ def sweep(
     print("Per stratum: exact match, content-word recall, STT call p50 (s); wake-word recall and false positives.")
     print(f"Other settings: {_window_settings(settings)}. goal: exact match and recall ≥ raw − {GOAL_SLACK}, no loops.")
     print(
-        f"{'':15}" + "".join(f" | {k:^20}" for k in strata) + f" | {'loops':>5} {'wake':>5} {'fp':>5} {'total':>6} goal"
+        f"{'':{width}}"
+        + "".join(f" | {k:^20}" for k in strata)
+        + f" | {'loops':>5} {'wake':>5} {'fp':>5} {'total':>6} goal"
     )
     print(
-        f"{key:15}" + f" | {'exact':>6} {'recall':>6} {'p50':>6}" * len(strata) + f" | {'':5} {'':5} {'':5} {'(s)':>6}"
+        f"{key:{width}}"
+        + f" | {'exact':>6} {'recall':>6} {'p50':>6}" * len(strata)
+        + f" | {'':5} {'':5} {'':5} {'(s)':>6}"
     )
 
     def row(label: str, decoded: list[Decoded], goal: str) -> str:
@@ -357,7 +362,7 @@ def sweep(
         total = sum(s.call_total_s for s in scores.values())
         loops = sum(s.loops for s in scores.values())
         cells = "".join(f" | {_stratum_cells(scores[k])}" for k in strata)
-        return f"{label:15}{cells} | {loops:5d} {recall:5.2f} {false:5.2f} {total:6.1f} {goal}"
+        return f"{label:{width}}{cells} | {loops:5d} {recall:5.2f} {false:5.2f} {total:6.1f} {goal}"
 
     print(row("raw 30 s call", raw, "—"))
     for value, decoded in runs.items():
