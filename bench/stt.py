@@ -2,7 +2,7 @@
 
 Run: uv run python bench/stt.py [--quick]   (about 8 minutes on 2 cores; generated speech is cached between runs)
      uv run python bench/stt.py --sweep-min-window 0,5,8,10,15,30   (about 5 minutes)
-     uv run python bench/stt.py --sweep-stt full_window_under_s=0,1.5,2,3 --stt min_window_s=15   (any stt key)
+     uv run python bench/stt.py --sweep-stt full_window_under_s=1.5,2,2.5,3 --stt min_window_s=15   (any stt key)
 
 Besides the 20 sentences of sentences_pt.txt (and 5 English ones), the strata of issue 10: the utterances of
 short_pt.txt — short (≤ 1.5 s of speech), medium (1.5–4 s) and medium ones without the wake word — with the 20
@@ -431,7 +431,7 @@ def main() -> None:
         "--sweep-stt",
         type=_parse_setting,
         metavar="KEY=V,V,...",
-        help="the same sweep for any stt setting (e.g. full_window_under_s=0,1.5,2,3)",
+        help="the same sweep for any stt setting (e.g. full_window_under_s=1.5,2,2.5,3)",
     )
     parser.add_argument(
         "--stt",

@@ -120,7 +120,10 @@ class SttSettings(Section):
         default=15.0, ge=0.0, le=30.0, description="Shortest encoder window (measured: bench/stt.py --sweep)"
     )
     full_window_under_s: float = Field(
-        default=2.0, ge=0.0, le=30.0, description="Utterances shorter than this get Whisper's full 30 s window"
+        default=2.5, ge=0.0, le=30.0, description="Utterances shorter than this get the short-utterance window"
+    )
+    short_utterance_window_s: float = Field(
+        default=30.0, ge=5.0, le=30.0, description="Encoder window for utterances under full_window_under_s"
     )
     no_speech_threshold: float = Field(default=0.6, gt=0, lt=1)
     log_prob_threshold: float = Field(default=-1.0, lt=0)

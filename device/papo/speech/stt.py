@@ -132,11 +132,11 @@ class WhisperTranscriber:
     def _window_s(self, duration_s: float) -> float:
         """The encoder window for an utterance (seconds).
 
-        The speech plus a margin, at least `min_window_s`; the full 30 s for a very short utterance (a
-        greeting, "sim", the wake word), which a short window garbles (docs/decisions/0001).
+        The speech plus a margin, at least `min_window_s`; `short_utterance_window_s` (the full 30 s) for a
+        very short utterance (a greeting, "sim", the wake word), which a short window garbles (docs/decisions/0001).
         """
         if duration_s < self._settings.full_window_under_s:
-            return 30.0
+            return self._settings.short_utterance_window_s
         return max(duration_s + self._settings.window_margin_s, self._settings.min_window_s)
 
     def _encode(self, mel: npt.NDArray[np.float32]) -> Any:
