@@ -15,6 +15,10 @@ from papo.audio.sources import FrameSource
 from papo.conversation.runtime import ConversationRuntime
 from papo.errors import PapoError
 from papo.fleet import FleetLink
+from papo.privacy import fleet as privacy_fleet
+from papo.privacy.presence import ServiceLock
+from papo.privacy.scrub import Scrubber
+from papo.privacy.watcher import ErasureWatcher
 from papo.service import VoiceService
 from papo.settings import Settings
 from papo.store import Store
@@ -31,14 +35,21 @@ def create_app(settings: Settings, open_source: Callable[[], FrameSource] | None
     store = parts.store()
     conversation = _conversation(parts) if settings.conversation.enabled else None
     voice = VoiceService(settings, store, open_source=open_source, conversation=conversation)
-    link = _fleet_link(settings, store, voice) if settings.sync.enabled else None
+    scrubber = parts.scrubber(lambda: conversation.memory if conversation is not None else None)
+    erasures = ErasureWatcher(scrubber)
+    presence = ServiceLock(settings.state_dir)
+    link = _fleet_link(settings, store, voice, scrubber) if settings.sync.enabled else None
 
     @asynccontextmanager
     async def pipeline_lifespan(app: Litestar) -> AsyncIterator[None]:
+        if not presence.acquire():
+            log.warning("another companion service uses this state directory", extra={"dir": str(settings.state_dir)})
         tasks = [asyncio.create_task(voice.run(), name="voice-pipeline")]
+        started: asyncio.Task[None] | None = None
         if conversation is not None:
-            tasks.append(asyncio.create_task(asyncio.to_thread(conversation.start), name="conversation-start"))
-            tasks.append(asyncio.create_task(voice.run_reminders(), name="reminders"))
+            started = asyncio.create_task(asyncio.to_thread(conversation.start), name="conversation-start")
+            tasks += [started, asyncio.create_task(voice.run_reminders(), name="reminders")]
+        tasks.append(asyncio.create_task(_watch_erasures(erasures, started), name="erasures"))
         if link is not None:
             link.start()
         log.info("daemon started", extra={"host": settings.server.host, "port": settings.server.port})
@@ -46,12 +57,14 @@ def create_app(settings: Settings, open_source: Callable[[], FrameSource] | None
             yield
         finally:
             voice.stop()
+            erasures.stop()
             if link is not None:
                 await asyncio.to_thread(link.stop)
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
                     await asyncio.wait_for(task, timeout=10)
             await asyncio.to_thread(parts.close)
+            presence.release()
             log.info("daemon stopped")
 
     return Litestar(
@@ -62,23 +75,17 @@ def create_app(settings: Settings, open_source: Callable[[], FrameSource] | None
     )
 
 
-def _fleet_link(settings: Settings, store: Store, voice: VoiceService) -> FleetLink:
-    def ok(command: Command, detail: str, **data: object) -> CommandResult:
-        return CommandResult(command_id=command.command_id, ok=True, detail=detail, data=data)
+async def _watch_erasures(erasures: ErasureWatcher, started: asyncio.Task[None] | None) -> None:
+    """Wipe erasures asked for by `papo forget` once the memory index is open (or failed to open)."""
+    if started is not None:
+        await asyncio.wait([started])
+    await erasures.run()
 
+
+def _fleet_link(settings: Settings, store: Store, voice: VoiceService, scrubber: Scrubber) -> FleetLink:
     def restart(command: Command) -> CommandResult:
         voice.restart_input()
-        return ok(command, "the audio input is being reopened")
-
-    def delete_history(command: Command) -> CommandResult:
-        erased = store.turns.delete_history()
-        return ok(command, f"erased {erased} turns here; the cloud erases its copy", turns=erased)
-
-    def forget_memories(command: Command) -> CommandResult:
-        memory = voice.conversation.memory if voice.conversation is not None else None
-        if memory is None:
-            return CommandResult(command_id=command.command_id, ok=False, detail="memory is not loaded")
-        return ok(command, "memories erased", memories=memory.forget_all())
+        return CommandResult(command_id=command.command_id, ok=True, detail="the audio input is being reopened")
 
     def apply_live(new: Settings) -> None:
         if voice.conversation is not None:
@@ -86,8 +93,8 @@ def _fleet_link(settings: Settings, store: Store, voice: VoiceService) -> FleetL
 
     commands = {
         CommandName.RESTART_PIPELINE: restart,
-        CommandName.DELETE_HISTORY: delete_history,
-        CommandName.FORGET_MEMORIES: forget_memories,
+        CommandName.DELETE_HISTORY: privacy_fleet.delete_history(store, scrubber),
+        CommandName.FORGET_MEMORIES: privacy_fleet.forget_memories(store, scrubber),
     }
     return FleetLink(settings, store.outbox, lambda: voice.status.state.value, commands, apply_live)
 

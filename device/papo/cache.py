@@ -19,8 +19,15 @@ log = logging.getLogger(__name__)
 _MB = 1_000_000
 
 
-def open_cache(settings: Settings) -> _native.Cache | None:
-    """Open the cache; None (and a log line saying why) when it is disabled, in use or unusable."""
+class CacheInUseError(PapoError):
+    """Another papo process (the companion service, or another command) has the cache open."""
+
+
+def open_cache(settings: Settings, raise_if_in_use: bool = False) -> _native.Cache | None:
+    """Open the cache; None (and a log line saying why) when it is disabled, in use or unusable.
+
+    With `raise_if_in_use`, a cache held by another process raises CacheInUseError instead.
+    """
     if not settings.cache.enabled:
         return None
     try:
@@ -34,6 +41,8 @@ def open_cache(settings: Settings) -> _native.Cache | None:
             memory_bytes=int(settings.cache.memory_mb * _MB),
         )
     except _native.CacheLockedError as exc:
+        if raise_if_in_use:
+            raise CacheInUseError(str(exc)) from None
         log.warning("cache in use by another papo process; continuing without it", extra=fields(reason=str(exc)))
         return None
     except (_native.NativeError, PapoError) as exc:

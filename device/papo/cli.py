@@ -10,6 +10,7 @@ from pathlib import Path
 from papo import __version__
 from papo.errors import PapoError
 from papo.settings import Settings, load_settings
+from papo.statedir import private_umask
 from papo.system.logging import configure_logging
 
 DESCRIPTION = """\
@@ -24,6 +25,10 @@ Everyday commands:
   papo run                  start the companion service with its local web page
   papo audio test           check the microphone and the speaker
   papo models list          show the speech models and whether they are ready
+  papo history              what was said to the companion, each with its id
+  papo forget ID            erase one thing that was said (and what came from it), everywhere
+  papo forget --all         erase everything the companion keeps of what was said (asks first)
+  papo export --out F.json  save everything the companion keeps about the person in one file
 
 Settings come from /etc/papo/papo.toml (or the file named by PAPO_CONFIG) and PAPO_* variables.
 """
@@ -52,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
         "listen",
         help="write down what is said in a recording or into the microphone",
         description="Finds every sentence spoken in a WAV recording (or live from the microphone) and prints "
-        "what was said, one line per sentence. Each sentence is also kept in the companion's records.",
+        "what was said, one line per sentence. Sentences said to Papo (its name, or a follow-up to its answer) "
+        "are also kept in the companion's records; the rest is not kept.",
     )
     source = listen.add_mutually_exclusive_group(required=True)
     source.add_argument("file", nargs="?", type=Path, help="a WAV recording (8-48 kHz, mono or stereo)")
@@ -83,13 +89,56 @@ def _parser() -> argparse.ArgumentParser:
     say.add_argument("text", help="what to say, in quotes")
     say.add_argument("--out", type=Path, help="write the speech to this WAV file instead of playing it")
 
+    history = commands.add_parser(
+        "history",
+        help="show what was said to the companion, each with its id",
+        description="Shows the newest things said to the companion and its answers, oldest first, each with the id "
+        "that `papo forget ID` takes.",
+    )
+    history.add_argument("--limit", type=int, default=20, help="how many to show (default 20)")
+    history.add_argument("--json", action="store_true", help="print JSON")
+
+    forget = commands.add_parser(
+        "forget",
+        help="erase one thing that was said, or everything",
+        description="Erases for good, on this device and in the family's cloud: one thing that was said (give its "
+        "id from `papo history`) with the companion's answer and what it remembered or noticed from it, or, with "
+        "--all, every conversation, memory, wellbeing event and reminder already said. Erased words are also wiped "
+        "from the files on the disk, so they cannot be recovered.",
+    )
+    forget.add_argument("turn_id", nargs="?", metavar="ID", help="what to erase: an id shown by `papo history`")
+    forget.add_argument("--all", action="store_true", help="erase everything (asks first)")
+    forget.add_argument(
+        "--include-reminders", action="store_true", help="also erase the reminders not said yet (kept otherwise)"
+    )
+    forget.add_argument("--yes", action="store_true", help="with --all: do not ask first")
+    forget.add_argument(
+        "--status",
+        action="store_true",
+        help="show past erasures: when asked, wiped from the disk, confirmed by the cloud",
+    )
+    forget.add_argument("--json", action="store_true", help="with --status: print JSON")
+
+    export = commands.add_parser(
+        "export",
+        help="save everything the companion keeps about the person in one file",
+        description="Writes everything this device keeps about the person (conversations, memories, reminders, "
+        "wellbeing events, erasures asked for, and the settings) to one JSON file that only you can read. Its "
+        "format is described in docs/export-schema.json.",
+    )
+    export.add_argument("--out", type=Path, required=True, help="the file to write, e.g. papo-export.json")
+
     memory = commands.add_parser("memory", help="see or erase what the companion remembers")
     memory_commands = memory.add_subparsers(dest="memory_command", required=True, metavar="ACTION")
     memory_list = memory_commands.add_parser("list", help="show every memory with its id")
     memory_list.add_argument("--json", action="store_true", help="print JSON")
-    forget = memory_commands.add_parser("forget", help="erase one memory (by id) or all of them")
-    forget.add_argument("id", nargs="?", help="the id shown by `papo memory list`")
-    forget.add_argument("--all", action="store_true", help="erase every memory")
+    memory_forget = memory_commands.add_parser(
+        "forget",
+        help="erase one memory (by id) or all of them, for good",
+        description="Erases a memory (or all of them) and wipes it from the files on the disk.",
+    )
+    memory_forget.add_argument("id", nargs="?", help="the id shown by `papo memory list`")
+    memory_forget.add_argument("--all", action="store_true", help="erase every memory")
 
     reminders = commands.add_parser("reminders", help="show the reminders the companion will say")
     reminders.add_argument("--all", action="store_true", help="also show the ones already said")
@@ -142,6 +191,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one `papo` command; errors are printed as one line and give a non-zero exit code."""
+    private_umask()  # what papo writes (store, cache, memory, logs) is readable by its own user only
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
@@ -174,6 +224,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         )
     if args.command == "say":
         return commands.say(settings, args.text, args.out)
+    if args.command == "history":
+        return commands.history(settings, limit=args.limit, as_json=args.json)
+    if args.command == "forget":
+        return _forget(args, settings)
+    if args.command == "export":
+        return commands.export(settings, args.out)
     if args.command == "memory":
         if args.memory_command == "list":
             return commands.memory_list(settings, as_json=args.json)
@@ -193,3 +249,17 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return commands.models_verify(settings, args.names)
         return commands.models_provision(settings, args.names, force=args.force)
     return commands.config_show(settings)
+
+
+def _forget(args: argparse.Namespace, settings: Settings) -> int:
+    from papo import commands
+
+    chosen = [name for name, given in (("ID", args.turn_id is not None), ("--all", args.all), ("--status", args.status))
+              if given]  # fmt: skip
+    if len(chosen) != 1:
+        raise PapoError("give one of: an ID (see `papo history`), --all, or --status")
+    if args.status:
+        return commands.forget_status(settings, as_json=args.json)
+    if args.all:
+        return commands.forget_all(settings, include_reminders=args.include_reminders, yes=args.yes)
+    return commands.forget_turn(settings, args.turn_id, include_reminders=args.include_reminders)

@@ -61,6 +61,10 @@ def next_session(state_dir: Path) -> int:
     return last + 1
 
 
+# The fleet may not move the device's data, its link, or what it keeps of what it hears (privacy).
+DEVICE_ONLY = ("state_dir", "sync", "privacy")
+
+
 def apply_desired(desired: DesiredState, state_dir: Path) -> ReportedState:
     """Validate the fleet's settings against Settings; keep them in `state_dir` (for the next start) or refuse."""
     path = fleet_settings_path(state_dir)
@@ -69,9 +73,9 @@ def apply_desired(desired: DesiredState, state_dir: Path) -> ReportedState:
     except (OSError, ValueError):
         current = {}
     candidate = merge_settings(current, desired.settings)
-    if any(key in candidate for key in ("state_dir", "sync")):
+    if any(key in candidate for key in DEVICE_ONLY):
         return ReportedState(
-            version=desired.version, accepted=False, reason="state_dir and sync are set on the device only"
+            version=desired.version, accepted=False, reason=f"{', '.join(DEVICE_ONLY)} are set on the device only"
         )
     try:
         Settings.model_validate(candidate)

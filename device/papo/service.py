@@ -1,4 +1,9 @@
-"""The daemon's voice pipeline: load models, capture with retries, transcribe, store; state for /health."""
+"""The daemon's voice pipeline: load models, capture with retries, transcribe, keep what was said to Papo; /health.
+
+What was not said to Papo (no wake word, outside the follow-up window) stays in memory: the companion checks it
+for signs of trouble, then it is dropped (no turn, no outbox row, no words in the log), unless the household set
+`privacy.keep_unaddressed`.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +19,12 @@ from enum import StrEnum
 from papo.audio import FRAME_SAMPLES, SAMPLE_RATE
 from papo.audio.sources import FrameSource, open_microphone
 from papo.conversation.runtime import ConversationRuntime, ConversationState
-from papo.conversation.turn import HeardTurn
+from papo.conversation.turn import Admitted, admit
 from papo.engine import SpeechEngine, load_engine
 from papo.errors import AudioInputError, NoAudioInputError, PapoError
 from papo.listener import Listener, PendingUtterance
 from papo.settings import Settings
-from papo.store import Store, Turn
+from papo.store import Store
 from papo.system.logging import fields
 
 log = logging.getLogger(__name__)
@@ -163,31 +168,39 @@ class VoiceService:
     async def _keep(self, engine: SpeechEngine, pending: PendingUtterance) -> None:
         try:
             await asyncio.wrap_future(pending.future)
-            turn = await asyncio.to_thread(self._store_heard, engine, pending)
+            heard = await asyncio.to_thread(self._hear, engine, pending)
         except PapoError as exc:
             log.error("utterance lost", extra=fields(reason=str(exc)))
             return
         except Exception:
             log.exception("utterance failed")
             return
-        if turn is None:
+        if heard is None:
             return
         self.status.utterances += 1
         self.status.last_heard_at = time.time()
-        log.info("heard", extra=fields(chars=len(turn.text), eos_to_text_ms=pending.eos_to_text_ms))
+        log.info(
+            "heard",
+            extra=fields(chars=len(heard.heard.text), addressed=heard.addressed, kept=heard.kept,
+                         eos_to_text_ms=pending.eos_to_text_ms),
+        )  # fmt: skip
+        log.debug("heard words", extra=fields(text=heard.heard.text))
         if self._companion_on():
-            await self._answer(turn, pending)
+            await self._answer(heard)
 
-    def _store_heard(self, engine: SpeechEngine, pending: PendingUtterance) -> Turn | None:
+    def _hear(self, engine: SpeechEngine, pending: PendingUtterance) -> Admitted | None:
+        """The utterance, stored only if it was said to Papo (or the household keeps all); None if it held no words."""
         new = engine.heard(pending)
-        return None if new is None else self._store.turns.record(new, "mic")
+        if new is None:
+            return None
+        companion = self.conversation.companion if self._companion_on() and self.conversation is not None else None
+        return admit(new, "mic", pending.eos_monotonic, self._store, self._settings, companion)
 
-    async def _answer(self, turn: Turn, pending: PendingUtterance) -> None:
+    async def _answer(self, heard: Admitted) -> None:
         assert self.conversation is not None
         companion = self.conversation.companion
-        heard = HeardTurn.stored(turn, "mic", pending.eos_monotonic)
         try:
-            outcome = await asyncio.to_thread(companion.respond, heard, companion.addressed(turn.text))
+            outcome = await asyncio.to_thread(companion.respond, heard.heard, heard.addressed)
         except Exception:  # one failed answer must not stop the listening
             log.exception("answer failed")
             return
@@ -195,7 +208,7 @@ class VoiceService:
             log.info(
                 "answered",
                 extra=fields(first_audio_ms=outcome.first_audio_ms, interrupted=outcome.interrupted,
-                             fallback=outcome.fallback),
+                             fallback=outcome.fallback, check_in=outcome.checked_in),
             )  # fmt: skip
 
     async def run_reminders(self) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import shlex
+import stat
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.config import JsonDict
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
@@ -228,6 +230,38 @@ class SyncSettings(Section):
     telemetry_every_s: float = Field(default=60.0, ge=1, le=3600)
     batch_items: int = Field(default=200, ge=1, le=500)
 
+    @model_validator(mode="after")
+    def _secrets_are_private(self) -> SyncSettings:
+        """Refuse (ConfigError) a password or key file that group or others may read, when sync uses it."""
+        if self.enabled:
+            for key, path in (("sync.password_file", self.password_file), ("sync.tls_key", self.tls_key)):
+                if path is not None:
+                    _check_private_file(key, path)
+        return self
+
+
+def _check_private_file(key: str, path: Path) -> None:
+    """Raise ConfigError, with the command that fixes it, when `path` is missing or open to group or others."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError as exc:
+        raise ConfigError(f"{key} {path} cannot be read: {exc.strerror}") from None
+    if mode & 0o077:
+        raise ConfigError(
+            f"{key} {path} can be read by other users (mode {mode:04o}); run: chmod 600 {shlex.quote(str(path))}"
+        )
+
+
+class PrivacySettings(Section):
+    """What papo keeps of what it hears."""
+
+    keep_unaddressed: bool = Field(
+        default=False,
+        description="Keep every utterance heard as a turn (synced to the cloud when sync is on); off: only what was "
+        "said to the companion (wake word, follow-up window) is kept, other speech is checked in memory for signs "
+        "of trouble and dropped",
+    )
+
 
 class Settings(BaseSettings):
     """Everything papo can be configured with."""
@@ -236,7 +270,9 @@ class Settings(BaseSettings):
 
     state_dir: Path = Field(default_factory=default_state_dir)
     device_id: str = Field(default="papo-local", pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="debug also logs what people say and what the companion answers; info never does"
+    )
     audio: AudioSettings = AudioSettings()
     vad: VadSettings = VadSettings()
     stt: SttSettings = SttSettings()
@@ -247,6 +283,7 @@ class Settings(BaseSettings):
     tts: TtsSettings = TtsSettings()
     conversation: ConversationSettings = ConversationSettings()
     sync: SyncSettings = SyncSettings()
+    privacy: PrivacySettings = PrivacySettings()
 
     @classmethod
     def settings_customise_sources(

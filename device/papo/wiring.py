@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from types import TracebackType
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from papo.conversation.runtime import ConversationRuntime
     from papo.engine import SpeechEngine
     from papo.listener import Listener
+    from papo.privacy.scrub import Scrubber
     from papo.speech.tts import CachedVoice, Speaker
 
 log = logging.getLogger(__name__)
@@ -63,11 +65,14 @@ class Wiring:
             )
         return self._store
 
-    def cache(self) -> _native.Cache | None:
-        """The sled cache, or None when it is off or unusable (papo works without it)."""
+    def cache(self, raise_if_in_use: bool = False) -> _native.Cache | None:
+        """The sled cache, or None when it is off or unusable (papo works without it).
+
+        With `raise_if_in_use`, a cache another process holds raises CacheInUseError (asked on first use).
+        """
         if not self._cache_opened:
+            self._cache = open_cache(self.settings, raise_if_in_use)
             self._cache_opened = True
-            self._cache = open_cache(self.settings)
             if self._cache is not None:
                 self._stack.enter_context(self._cache)
         return self._cache
@@ -124,10 +129,19 @@ class Wiring:
         return AudioCache(self.cache(), namespace)
 
     def memory(self) -> MemoryStore:
-        """The memory index on its own (without the companion), for the memory commands."""
+        """The memory index on its own (without the companion), closed with the other parts."""
         from papo.conversation.memory import open_memory
 
-        return open_memory(self.settings, self.store().memories, self.cache())
+        memory = open_memory(self.settings, self.store().memories, self.cache())
+        self._stack.callback(memory.close)
+        return memory
+
+    def scrubber(self, memory: Callable[[], MemoryStore | None] = lambda: None) -> Scrubber:
+        """What wipes erased records from the memory index and cache files (`memory`: the index open here, if any)."""
+        from papo.privacy.scrub import Scrubber
+
+        crew_dir = self.settings.state_dir / "crewai"  # the post-turn crew's storage (ConversationRuntime)
+        return Scrubber(self.store(), self.settings.memory_dir, memory, self.cache, crew_dir)
 
     def conversation(self, speaker: Speaker) -> ConversationRuntime:
         """The conversation engine speaking on `speaker`, not started yet (`start()` loads the LLM and memory)."""

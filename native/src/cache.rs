@@ -142,6 +142,13 @@ impl Cache {
         })
     }
 
+    /// Remove every entry and recreate the cache's files empty (nothing is left on disk); how many there were.
+    fn wipe(&self, py: Python<'_>) -> PyResult<u64> {
+        self.with("wiping the cache", |cache| {
+            py.detach(|| cache.wipe()).map_err(to_py)
+        })
+    }
+
     /// Write everything to disk now.
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
         self.with("flushing the cache", |cache| {

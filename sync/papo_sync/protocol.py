@@ -18,6 +18,10 @@ INGEST_GROUP = "ingest"
 _ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 DeviceId = Annotated[str, Field(pattern=_ID_PATTERN)]
 MessageId = Annotated[str, Field(min_length=1, max_length=64)]
+TurnId = Annotated[str, Field(min_length=1, max_length=64)]
+# what the cloud's integer columns hold: a larger number would fail the whole ingest round, not just its message
+MAX_BIGINT = 2**63 - 1
+MAX_INT = 2**31 - 1
 
 
 def device_prefix(tenant: str, device_id: str) -> str:
@@ -114,15 +118,15 @@ class TurnRecord(WireModel):
     schema_version: Literal[1] = PROTOCOL_VERSION
     device_id: DeviceId
     conversation_id: str = Field(min_length=1, max_length=64)
-    turn_id: str = Field(min_length=1, max_length=64)
-    seq: int = Field(ge=0)
+    turn_id: TurnId
+    seq: int = Field(ge=0, le=MAX_BIGINT)
     role: Literal["person", "companion"]
     text: str = Field(max_length=MAX_TEXT_CHARS)
     language: str = Field(min_length=2, max_length=8)
     started_at: datetime
     audio_duration_s: float = Field(ge=0)
     timings: StageTimings
-    stt_model: str | None = None
+    stt_model: str | None = Field(default=None, max_length=64)
     reply_to: str | None = Field(default=None, max_length=64)
     llm_model: str | None = Field(default=None, max_length=64)
     interrupted: bool = False
@@ -140,10 +144,14 @@ class WellbeingRecord(WireModel):
 
 
 class Tombstone(WireModel):
-    """A privacy deletion replicated to the cloud: every turn of the device up to `before`, or some turns."""
+    """A privacy deletion replicated to the cloud: everything of the device before this row's seq, or some turns.
+
+    `all_history` erases the device's turns, wellbeing events and dead letters sent before it (a lower seq);
+    `turns` erases the listed turns and the wellbeing events about them. The cloud confirms in `SyncAck.erased`.
+    """
 
     scope: Literal["all_history", "turns"]
-    turn_ids: list[str] = Field(default_factory=list, max_length=MAX_BATCH_ITEMS)
+    turn_ids: list[TurnId] = Field(default_factory=list, max_length=MAX_BATCH_ITEMS)
     requested_at: datetime
 
 
@@ -151,7 +159,7 @@ class OutboxItem(WireModel):
     """One outbox row on the wire: an idempotency key, the device's order, and what it carries."""
 
     msg_id: MessageId
-    seq: int = Field(ge=0, description="Per-device order of outbox rows")
+    seq: int = Field(ge=0, le=MAX_BIGINT, description="Per-device order of outbox rows")
     kind: Literal["turn", "wellbeing", "tombstone"]
     turn: TurnRecord | None = None
     wellbeing: WellbeingRecord | None = None
@@ -175,12 +183,25 @@ class Rejected(WireModel):
 
 
 class SyncAck(WireModel):
-    """Sent on `sync/ack` only after the PostgreSQL commit: these rows are durable in the cloud."""
+    """Sent on `sync/ack` only after the PostgreSQL commit: these rows are durable in the cloud.
+
+    `erased` names tombstone rows whose erasure the cloud has finished everywhere (PostgreSQL and the Redis
+    live view). It comes in the ack of the tombstone's batch, or later in an ack of its own (a fresh
+    `batch_id`, nothing acked) when the live view could only be cleaned after a Redis outage. Acks without
+    erasures leave the field out, as before it existed.
+    """
 
     schema_version: Literal[1] = PROTOCOL_VERSION
     batch_id: MessageId
     acked: list[MessageId] = Field(default_factory=list)
     rejected: list[Rejected] = Field(default_factory=list)
+    erased: list[MessageId] = Field(
+        default_factory=list, max_length=MAX_BATCH_ITEMS, description="Tombstone rows whose erasure is complete"
+    )
+
+    def wire(self) -> str:
+        """The JSON to publish: `erased` only when there is something in it."""
+        return self.model_dump_json(exclude=None if self.erased else {"erased"})
 
 
 class Presence(WireModel):
@@ -188,7 +209,7 @@ class Presence(WireModel):
 
     schema_version: Literal[1] = PROTOCOL_VERSION
     state: Literal["online", "offline"]
-    session_seq: int = Field(ge=0)
+    session_seq: int = Field(ge=0, le=MAX_BIGINT)
     version: str | None = Field(default=None, max_length=32)
     at: datetime | None = None
 
@@ -203,7 +224,7 @@ class Telemetry(WireModel):
     disk_pct: float = Field(ge=0, le=100)
     temperature_c: float | None = None
     version: str = Field(max_length=32)
-    outbox_depth: int = Field(ge=0)
+    outbox_depth: int = Field(ge=0, le=MAX_INT)
     last_sync_at: datetime | None = None
     pipeline_state: str | None = Field(default=None, max_length=64)
 
@@ -212,7 +233,7 @@ class DesiredState(WireModel):
     """The configuration the cloud wants (on `shadow/delta`, retained): versioned, applied only if newer."""
 
     schema_version: Literal[1] = PROTOCOL_VERSION
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_INT)
     settings: dict[str, Any]
 
 
@@ -220,7 +241,7 @@ class ReportedState(WireModel):
     """What the device applied (on `shadow/update`), or why it refused a desired version."""
 
     schema_version: Literal[1] = PROTOCOL_VERSION
-    version: int = Field(ge=0)
+    version: int = Field(ge=0, le=MAX_INT)
     settings: dict[str, Any] = Field(default_factory=dict)
     accepted: bool = True
     reason: str | None = Field(default=None, max_length=500)

@@ -94,7 +94,10 @@ def test_without_a_microphone_the_daemon_stays_healthy_and_retries() -> None:
     assert "daemon stopped" in output
 
 
-def test_daemon_hears_and_stores_what_is_said(state_dir: Path, speech: SpeechMaker, tmp_path: Path) -> None:
+def test_daemon_hears_and_stores_what_is_said(
+    state_dir: Path, speech: SpeechMaker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAPO_PRIVACY__KEEP_UNADDRESSED", "true")  # the sentences do not name Papo: keep them all
     recording = tmp_path / "sala.wav"
     write_wav(recording, with_silence([speech.say(s) for s in SENTENCES[:2]], gap_s=1.5))
     with _daemon("--input", str(recording)) as (process, base):
@@ -117,6 +120,7 @@ def test_daemon_listens_through_the_native_microphone(
     room = tmp_path / "cozinha.wav"
     write_wav(room, with_silence([speech.say(s) for s in SENTENCES[1:3]], gap_s=1.5))
     monkeypatch.setenv("PAPO_AUDIO__INPUT_DEVICE", "papo_mic")
+    monkeypatch.setenv("PAPO_PRIVACY__KEEP_UNADDRESSED", "true")  # the sentences do not name Papo: keep them all
     with _daemon() as (process, base):
         health = _wait_for(base, lambda h: h["pipeline"]["state"] == "listening", timeout=60)
         assert health["pipeline"]["device"] == "Papo test microphone"

@@ -58,7 +58,7 @@ def test_listen_reply_json_writes_each_answer_and_remembers(
         wav,
         with_silence(
             [
-                speech.say("O meu cachorro se chama Bolt."),
+                speech.say("Papo, o meu cachorro se chama Bolt."),  # then the next one is a follow-up
                 speech.say("Socorro, por favor, me ajudem, eu caí no chão da cozinha."),
             ],
             1.5,

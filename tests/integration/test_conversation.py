@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from papo.audio.recorder import RecordingSpeaker
-from papo.conversation.phrases import FALLBACK
+from papo.conversation.phrases import CHECK_IN, FALLBACK
 from papo.conversation.runtime import ConversationRuntime, ConversationState
 from papo.conversation.turn import HeardTurn
 from papo.settings import Settings, load_settings
@@ -181,7 +181,8 @@ def test_not_addressed_speech_gets_no_reply_but_an_emergency_does(
     assert not companion.addressed("a novela hoje foi boa")
     assert companion.addressed("Papo, a novela hoje foi boa")
     assert companion.respond(_person(store, "a novela hoje foi boa"), addressed=False).reply is None
-    assert companion.respond(_person(store, "socorro, me ajudem"), addressed=False).reply is not None
+    overheard = companion.respond(HeardTurn("socorro, me ajudem", "test"), addressed=False)  # dropped: no turn
+    assert overheard.reply == CHECK_IN["pt"] and overheard.checked_in  # a question, claiming nothing
     assert companion.addressed("e o que mais?")  # a follow-up right after a reply needs no wake word
 
 

@@ -90,7 +90,7 @@ def test_a_valid_batch_becomes_rows_and_one_ack_of_every_item() -> None:
     assert result.tombstones == [
         {
             "device_id": "dev-1", "msg_id": "m3", "seq": 3, "scope": "turns", "turn_ids": '["t1", "t2"]',
-            "requested_at": SAID, "applied_at": RECEIVED,
+            "requested_at": SAID, "applied_at": RECEIVED, "completed_at": None, "late_dropped": 0,
         }
     ]  # fmt: skip
     assert [(a.tenant, a.device_id, a.ack) for a in result.acks] == [

@@ -24,6 +24,9 @@ class EmptyOutbox:
     def depth(self) -> int:
         return 0
 
+    def confirm_erasures(self, msg_ids: list[str]) -> int:
+        return 0
+
 
 @pytest.fixture
 def toml_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -105,8 +108,9 @@ def test_desired_settings_merge_with_those_kept(state_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("settings", "reason"),
     [
-        ({"state_dir": "/tmp/elsewhere"}, "state_dir and sync are set on the device only"),
-        ({"sync": {"host": "evil"}}, "state_dir and sync are set on the device only"),
+        ({"state_dir": "/tmp/elsewhere"}, "state_dir, sync, privacy are set on the device only"),
+        ({"sync": {"host": "evil"}}, "state_dir, sync, privacy are set on the device only"),
+        ({"privacy": {"keep_unaddressed": True}}, "state_dir, sync, privacy are set on the device only"),
         ({"stt": {"beam_size": 99}}, "stt.beam_size: Input should be less than or equal to 5"),
         ({"conversation": {"volume": 3}}, "conversation.volume: Extra inputs are not permitted"),
     ],

@@ -29,12 +29,12 @@ def test_schema_is_migrated_and_wal_is_on(state_dir: Path) -> None:
     store.close()
     with sqlite3.connect(state_dir / "papo.sqlite3") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0004"
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0005"
         columns = {row[1] for row in db.execute("PRAGMA table_info(turn)")}
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"text", "audio_duration_s", "vad_ms", "stt_ms", "eos_to_text_ms", "stt_model", "vad_model"} <= columns
     assert {"reply_to", "eos_to_first_token_ms", "eos_to_first_audio_ms", "llm_model", "tts_voice"} <= columns
-    assert {"memory", "reminder", "wellbeingevent", "outbox"} <= tables
+    assert {"memory", "reminder", "wellbeingevent", "outbox", "erasure"} <= tables
 
 
 def test_a_version_0001_store_is_upgraded_in_place_keeping_its_turns(state_dir: Path) -> None:
@@ -102,8 +102,8 @@ def test_each_turn_and_wellbeing_event_is_queued_for_sync_in_the_same_transactio
     assert items[0].turn is not None and items[0].turn.text == "bom dia" and items[0].turn.device_id == "dev-1"
     assert items[1].wellbeing is not None and items[1].wellbeing.turn_id == turn.id
     assert items[0].seq < items[1].seq
-    assert store.turns.delete_history() == 1
+    assert store.erasures.erase_all().turns == 1
     remaining = store.outbox.pending(10, set())
-    assert [i.kind for i in remaining] == ["wellbeing", "tombstone"]  # the unsent turn is not uploaded any more
+    assert [i.kind for i in remaining] == ["tombstone"]  # the unsent turn and event are not uploaded any more
     assert store.turns.count() == 0
     store.close()

@@ -123,6 +123,7 @@ class MemoryOutbox:
             for n in range(rows)
         }  # fmt: skip
         self._lock = threading.Lock()
+        self.confirmed: list[str] = []
 
     def pending(self, limit: int, exclude: set[str]) -> list[OutboxItem]:
         with self._lock:
@@ -135,6 +136,11 @@ class MemoryOutbox:
     def depth(self) -> int:
         with self._lock:
             return len(self._rows)
+
+    def confirm_erasures(self, msg_ids: list[str]) -> int:
+        with self._lock:
+            self.confirmed.extend(msg_ids)
+            return sum(m.startswith("m") for m in msg_ids)
 
     def ids(self) -> list[str]:
         with self._lock:
@@ -245,6 +251,20 @@ def test_rejected_rows_are_deleted_and_counted(make: Make) -> None:
     assert rig.outbox.depth() == 0
     assert (rig.agent.status.acked, rig.agent.status.rejected) == (2, 1)
     assert rig.agent.wait_until_drained(WAIT_S)
+
+
+def test_erasures_the_cloud_confirms_are_recorded_in_the_outbox(make: Make) -> None:
+    rig = make(rows=2, batch_items=2)
+    (batch,) = rig.client.wait_for(UP, 1)
+    ids = _ids(batch)
+    ack = SyncAck(batch_id=_batch(batch).batch_id, acked=ids, erased=ids[:1])
+    rig.client.deliver(sync_ack_topic(TENANT, DEVICE), ack.wire())
+    later = SyncAck(batch_id="confirmation", erased=[ids[1], "gone"])  # an erasure finished after a Redis outage
+    rig.client.deliver(sync_ack_topic(TENANT, DEVICE), later.wire())
+
+    assert rig.outbox.confirmed == [ids[0], ids[1], "gone"]
+    assert rig.agent.status.erasures_confirmed == 2 and rig.agent.status.acked == 2
+    assert rig.outbox.depth() == 0 and rig.agent.wait_until_drained(WAIT_S)
 
 
 def test_an_overdue_batch_is_sent_again(make: Make) -> None:

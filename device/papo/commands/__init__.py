@@ -1,6 +1,7 @@
 """What each `papo` command does, given parsed arguments and Settings: get the parts, run, format the output."""
 
-from papo.commands.records import memory_forget, memory_list, reminders_list
+from papo.commands.privacy import export, forget_all, forget_status, forget_turn
+from papo.commands.records import history, memory_forget, memory_list, reminders_list
 from papo.commands.system import (
     audio_devices,
     audio_test,
@@ -13,6 +14,7 @@ from papo.commands.system import (
 from papo.commands.talk import ReplyOptions, demo, listen, say
 
 __all__ = [
-    "ReplyOptions", "audio_devices", "audio_test", "config_show", "demo", "listen", "memory_forget", "memory_list",
-    "models_list", "models_provision", "models_verify", "reminders_list", "run", "say",
+    "ReplyOptions", "audio_devices", "audio_test", "config_show", "demo", "export", "forget_all", "forget_status",
+    "forget_turn", "history", "listen", "memory_forget", "memory_list", "models_list", "models_provision",
+    "models_verify", "reminders_list", "run", "say",
 ]  # fmt: skip

@@ -1,11 +1,15 @@
-"""`papo demo`, `papo listen` and `papo say`: speech in, text and answers out."""
+"""`papo demo`, `papo listen` and `papo say`: speech in, text and answers out.
+
+`papo listen` prints everything it hears but, like the daemon, keeps in the records only what was said to
+Papo (unless `privacy.keep_unaddressed`); `papo demo` plays its sample as if said to Papo.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -20,7 +24,7 @@ from papo.audio.sources import FrameSource
 from papo.audio.wav import read_wav
 from papo.commands.output import say as _say
 from papo.conversation.speech_output import SpeechOutput
-from papo.conversation.turn import HeardTurn, TurnOutcome
+from papo.conversation.turn import Admitted, HeardTurn, TurnOutcome, admit
 from papo.errors import PapoError
 from papo.listener import Listener, PendingUtterance, hear_recording
 from papo.models.manifest import load_manifest
@@ -99,7 +103,7 @@ def demo(settings: Settings, text: str | None, fast: bool, reply: bool = True) -
 
 
 def _keep(store: Store, parts: Wiring, pending: PendingUtterance, source: str) -> Turn | None:
-    """Store one heard utterance; None when it held no words."""
+    """Store one utterance of the demo (its sample is said to Papo); None when it held no words."""
     new = parts.engine().heard(pending)
     return None if new is None else store.turns.record(new, source)
 
@@ -185,45 +189,55 @@ def listen(
     store: bool,
     reply: ReplyOptions | None = None,
 ) -> int:
-    """Print (and store) every utterance of a WAV file or of the microphone, answering each if asked."""
+    """Print every utterance of a WAV file or of the microphone; keep (and answer, if asked) what was said to Papo."""
     recording = read_wav(file) if file is not None else None
     if reply is not None and not store:
         raise PapoError("--reply needs the records (it remembers the conversation); drop --no-store")
     source = "mic" if file is None else f"file:{file.name}"
     with Wiring(settings) as parts:
         turns = parts.store() if store else None
-        parts.engine()
-        answering = _answering(parts, reply, source) if reply is not None else None
+        engine = parts.engine()
+        answering = _answering(parts, reply) if reply is not None else None
         listener = parts.listener(speculative=file is None)
         if recording is not None:
             pendings = hear_recording(listener, recording.samples)
         else:  # opened once the models are loaded: what is heard is what was said after the prompt
             pendings = _hear_microphone(listener, parts.microphone(device), seconds)
+        companion = answering.runtime.companion if answering is not None else None
         for index, pending in enumerate(pendings):
-            turn = _keep(turns, parts, pending, source) if turns is not None else None
-            answer = answering(turn, pending, index) if answering is not None and turn is not None else None
+            answer = None
+            new = engine.heard(pending) if turns is not None else None
+            if new is not None and turns is not None:
+                heard = admit(new, source, pending.eos_monotonic, turns, settings, companion)
+                answer = answering.answer(heard, index) if answering is not None else None
             line = _utterance_line(pending, as_json, answer)
             if line is not None:
                 _say(line)
     return 0
 
 
-def _answering(
-    parts: Wiring, options: ReplyOptions, source: str
-) -> Callable[[Turn, PendingUtterance, int], dict[str, object]]:
-    recorder = None if options.play else parts.recorder()
-    speaker = recorder if recorder is not None else parts.speaker()
-    runtime = _started(parts, speaker, wait_for_crew=True)
+@dataclass(frozen=True)
+class _Answering:
+    """The companion answering `papo listen --reply`, aloud or into WAV files."""
 
-    def answer(turn: Turn, pending: PendingUtterance, index: int) -> dict[str, object]:
-        outcome = runtime.companion.respond(HeardTurn.stored(turn, source, pending.eos_monotonic))
+    runtime: ConversationRuntime
+    recorder: RecordingSpeaker | None
+    options: ReplyOptions
+
+    def answer(self, heard: Admitted, index: int) -> dict[str, object]:
+        """Answer one utterance as the daemon would (if not said to Papo: only a check-in on a sign); its fields."""
+        outcome = self.runtime.companion.respond(heard.heard, heard.addressed)
         wav = None
-        if recorder is not None and outcome.reply is not None:
-            wav = options.out_dir / f"reply-{index + 1:03d}.wav"
-            recorder.write(wav)
+        if self.recorder is not None and outcome.reply is not None:
+            wav = self.options.out_dir / f"reply-{index + 1:03d}.wav"
+            self.recorder.write(wav)
         return _answer_fields(outcome, wav)
 
-    return answer
+
+def _answering(parts: Wiring, options: ReplyOptions) -> _Answering:
+    recorder = None if options.play else parts.recorder()
+    speaker = recorder if recorder is not None else parts.speaker()
+    return _Answering(_started(parts, speaker, wait_for_crew=True), recorder, options)
 
 
 def _hear_microphone(listener: Listener, microphone: FrameSource, seconds: float | None) -> Iterator[PendingUtterance]:

@@ -1,4 +1,9 @@
-"""Start the answer at the person's first pause, while the end of speech is still being confirmed."""
+"""Start the answer at the person's first pause, while the end of speech is still being confirmed.
+
+Nothing prepared here is kept: the transcript, the prompt and the voiced first sentence live in memory until the
+reply is spoken or dropped (the sentence is not written to the phrase cache, as the utterance may yet turn out
+not to be for the companion and be dropped).
+"""
 
 from __future__ import annotations
 
@@ -114,12 +119,16 @@ class Anticipator:
         cut = sentences(timed(stream))
         try:
             first = next(cut, None)
-            speech = None if first is None or generation != self._generation else self._voice.speak(first)[0]
+            speech = None if first is None or generation != self._generation else self._voiced(first)
         except LlmUnavailableError as exc:
             stream.close()
             log.debug("anticipated reply failed", extra=fields(reason=str(exc)[:200]))
             return None
         return PreparedReply(heard.text, first, speech, cut, first_token[0] if first_token else None, stream.close)
+
+    def _voiced(self, sentence: str) -> Speech:
+        """`sentence` spoken by the voice, straight, not through the phrase cache (nothing kept on disk)."""
+        return Speech(self._voice.voice.synthesize(sentence), self._voice.rate)
 
 
 def _close_prepared(future: Future[PreparedReply | None]) -> None:

@@ -1,4 +1,8 @@
-"""One turn of conversation as a plain sequence: rules → recall → reply → post-turn work."""
+"""One turn of conversation as a plain sequence: rules → recall → reply → post-turn work.
+
+Speech not said to the companion gets the rules only: a sign of trouble is recorded (kind, severity, the matched
+phrase) and answered with a check-in question; nothing else of it is used or kept.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from papo.conversation.anticipation import Anticipator
 from papo.conversation.crew import CrewRuntime
 from papo.conversation.llm import ChatClient, ChatMessage
 from papo.conversation.memory import MemoryStore
-from papo.conversation.phrases import WARMING_UP, reminder_confirmation, reminder_due, urgent_reply
+from papo.conversation.phrases import CHECK_IN, WARMING_UP, reminder_confirmation, reminder_due, urgent_reply
 from papo.conversation.post_turn import PostTurnReviewer
 from papo.conversation.prompt import PastTurn, build_messages
 from papo.conversation.reminders import parse_reminder
@@ -20,7 +24,7 @@ from papo.conversation.replier import Replier
 from papo.conversation.speech_output import SpeechOutput
 from papo.conversation.turn import HeardTurn, TurnContext, TurnOutcome
 from papo.conversation.wake import mentions
-from papo.conversation.wellbeing import assess
+from papo.conversation.wellbeing import WellbeingSign, assess
 from papo.errors import PapoError
 from papo.settings import ConversationSettings, Settings, live_keys
 from papo.store import EventSource, Store, companion_turn, utc_now
@@ -60,27 +64,26 @@ class Companion:
         self._replier = Replier(output, self.anticipator, settings.llm, self._language)
         self._reviewer = PostTurnReviewer(store, memory, crew, lambda: self._conversation.review_after_idle_s)
 
-    def addressed(self, text: str) -> bool:
-        """Whether `text` is meant for the companion: a wake word, or a follow-up soon after its last reply."""
-        if self._last_reply_at is not None and time.monotonic() - self._last_reply_at <= self._conversation.follow_up_s:
+    def addressed(self, text: str, began: float | None = None) -> bool:
+        """Whether `text` is for the companion: a wake word, or begun (`began`, monotonic) soon after its last reply."""
+        at = time.monotonic() if began is None else began
+        if self._last_reply_at is not None and at - self._last_reply_at <= self._conversation.follow_up_s:
             return True
         return mentions(text, self._conversation.wake_words)
 
     def respond(self, heard: HeardTurn, addressed: bool = True) -> TurnOutcome:
-        """Handle one utterance: rules always, and a spoken reply when addressed (or urgent)."""
+        """Handle one utterance: the wellbeing rules always; the reply when addressed, else a check-in on a sign."""
         started = heard.eos_monotonic if heard.eos_monotonic is not None else time.monotonic()
         if not heard.text.strip() or not re.search(r"\w{2,}", heard.text):
             return TurnOutcome()
-        sign = assess(heard.text)
-        if sign is not None:
-            self._store.wellbeing.add(sign.kind, sign.severity, sign.evidence, EventSource.RULES, heard.turn_id)
-            log.warning("wellbeing sign", extra=fields(kind=sign.kind, severity=sign.severity.value))
-        urgent = sign is not None and urgent_reply(sign, self._language) is not None
-        if not (addressed or urgent):
-            return TurnOutcome(wellbeing=sign)
+        sign = self._watch(heard)
+        if not addressed:  # nothing was prepared for it: the anticipator asks `addressed` too, at the pause
+            if sign is None:
+                return TurnOutcome()
+            return self._reply(TurnContext(heard, started, sign, None, addressed=False), [])
         self._reviewer.touch()
         self._last_conversation_id = heard.conversation_id or self._last_conversation_id
-        reminder = parse_reminder(heard.text, datetime.now().astimezone()) if addressed else None
+        reminder = parse_reminder(heard.text, datetime.now().astimezone())
         turn = TurnContext(heard, started, sign, reminder)
         memories = self._recall(heard.text)
         outcome = self._reply(turn, memories)
@@ -115,6 +118,18 @@ class Companion:
         self.anticipator.close()
         self._reviewer.close()
 
+    def _watch(self, heard: HeardTurn) -> WellbeingSign | None:
+        """The wellbeing rules: record a sign (kind, severity, matched phrase only) before anything that can fail."""
+        sign = assess(heard.text)
+        if sign is None:
+            return None
+        log.warning("wellbeing sign", extra=fields(kind=sign.kind, severity=sign.severity.value))
+        try:
+            self._store.wellbeing.add(sign.kind, sign.severity, sign.evidence, EventSource.RULES, heard.turn_id)
+        except PapoError as exc:  # the spoken answer still comes
+            log.error("wellbeing event not stored", extra=fields(kind=sign.kind, reason=str(exc)))
+        return sign
+
     def _recall(self, text: str) -> list[str]:
         memory = self._memory()
         if memory is None or self._conversation.memories_in_prompt == 0:
@@ -127,7 +142,7 @@ class Companion:
 
     def _reply(self, turn: TurnContext, memories: list[str]) -> TurnOutcome:
         """Speak the answer (fixed for urgent signs and reminders, streamed from the LLM otherwise) and store it."""
-        outcome = TurnOutcome(wellbeing=turn.sign, reminder=turn.reminder)
+        outcome = TurnOutcome(wellbeing=turn.sign, reminder=turn.reminder, checked_in=not turn.addressed)
         llm = self._llm()
         fixed = self._fixed_reply(turn)
         if fixed is not None or llm is None:
@@ -142,10 +157,12 @@ class Companion:
         outcome.reply = " ".join(outcome.spoken_sentences) or None
         self._last_reply_at = time.monotonic()
         self._reviewer.touch()
-        self._store_reply(turn, outcome, llm)
+        self._store_reply(turn, outcome, None if fixed is not None else llm)
         return outcome
 
     def _fixed_reply(self, turn: TurnContext) -> str | None:
+        if not turn.addressed:  # a sign overheard in speech not said to the companion: ask, claim nothing
+            return CHECK_IN[self._language]
         if turn.sign is not None and (urgent := urgent_reply(turn.sign, self._language)) is not None:
             return urgent
         if turn.reminder is not None:

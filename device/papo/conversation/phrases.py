@@ -15,6 +15,12 @@ WARMING_UP = {
     "pt": "Estou acordando ainda, me dá só um instante e fala de novo?",
     "en": "I'm still waking up, give me a moment and say that again?",
 }
+# Asked aloud when a sign of trouble is overheard in speech not said to the companion. A question only: it
+# claims nothing was done (the wellbeing event is queued, but whether anyone is told depends on sync).
+CHECK_IN = {
+    "pt": "Ouvi algo que me preocupou. Está tudo bem com você?",
+    "en": "I heard something that worried me. Are you all right?",
+}
 _URGENT = {
     "emergency": {
         "pt": (

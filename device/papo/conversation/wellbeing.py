@@ -11,7 +11,7 @@ from papo.text import fold
 
 @dataclass(frozen=True)
 class WellbeingSign:
-    """What was noticed, how serious it is and the words that showed it."""
+    """What was noticed, how serious it is, and the evidence: the matched phrase only, never the words around it."""
 
     kind: str
     severity: Severity
@@ -95,7 +95,7 @@ _COMPILED = [(kind, severity, [re.compile(p) for p in patterns]) for kind, sever
 
 
 def assess(text: str) -> WellbeingSign | None:
-    """The most serious sign in `text`, or None."""
+    """The most serious sign in `text`, or None; its evidence is the phrase a rule matched (accents, case folded)."""
     plain = fold(text)
     for kind, severity, patterns in _COMPILED:
         for pattern in patterns:

@@ -1,10 +1,22 @@
 """The device's own records: SQLite (WAL) through SQLModel, migrated by Alembic, behind the Store facade."""
 
-from papo.store.kinds import EventSource, MemoryKind, OutboxKind, ReminderStatus, Role, Severity
-from papo.store.records import Memory, NewTurn, Reminder, Turn, WellbeingEvent, companion_turn, utc_now
+from papo.store.kinds import ErasureScope, EventSource, MemoryKind, OutboxKind, ReminderStatus, Role, Severity
+from papo.store.records import (
+    Conversation,
+    Erasure,
+    ErasureRequest,
+    Memory,
+    NewTurn,
+    Reminder,
+    Turn,
+    WellbeingEvent,
+    companion_turn,
+    utc_now,
+)
 from papo.store.store import Store
 
 __all__ = [
-    "EventSource", "Memory", "MemoryKind", "NewTurn", "OutboxKind", "Reminder", "ReminderStatus", "Role",
-    "Severity", "Store", "Turn", "WellbeingEvent", "companion_turn", "utc_now",
+    "Conversation", "Erasure", "ErasureRequest", "ErasureScope", "EventSource", "Memory", "MemoryKind", "NewTurn",
+    "OutboxKind", "Reminder", "ReminderStatus", "Role", "Severity", "Store", "Turn", "WellbeingEvent",
+    "companion_turn", "utc_now",
 ]  # fmt: skip

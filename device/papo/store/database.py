@@ -18,6 +18,7 @@ from papo.errors import StoreError
 from papo.statedir import writable_dir
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_CHECKPOINT_TRIES = 5
 
 
 def _set_pragmas(dbapi_connection: sqlite3.Connection, _: Any) -> None:
@@ -26,6 +27,7 @@ def _set_pragmas(dbapi_connection: sqlite3.Connection, _: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA secure_delete=ON")  # deleted records are overwritten with zeros, not left in free space
     cursor.close()
 
 
@@ -64,6 +66,25 @@ class Database:
                 yield session
         except (SQLAlchemyError, sqlite3.Error) as exc:
             raise StoreError(f"cannot {doing} in the store {self.path}: {reason(exc)}") from None
+
+    def seal(self) -> None:
+        """Leave no trace of deleted records on disk: rewrite the file (VACUUM) and empty the write-ahead log.
+
+        The log still holds every page as it was written until a full checkpoint truncates it; a checkpoint
+        waits for other connections' reads (the busy timeout), and is tried again while one is in progress.
+        """
+        try:
+            with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.exec_driver_sql("VACUUM")
+                for _ in range(_CHECKPOINT_TRIES):
+                    busy, _, _ = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+                    if not busy:
+                        return
+        except (SQLAlchemyError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot wipe erased records from the store {self.path}: {reason(exc)}") from None
+        raise StoreError(
+            f"cannot wipe erased records from the store {self.path}: it is busy; stop the companion and try again"
+        )
 
     def close(self) -> None:
         """Release the connections."""

@@ -49,3 +49,11 @@ class OutboxKind(StrEnum):
     TURN = "turn"
     WELLBEING = "wellbeing"
     TOMBSTONE = "tombstone"
+
+
+class ErasureScope(StrEnum):
+    """What an erasure request covered."""
+
+    ALL_HISTORY = "all_history"  # everything the person said, and everything that came from it
+    TURNS = "turns"  # some turns, and the replies, memories, events and reminders that came from them
+    MEMORIES = "memories"  # memories only (they never leave the device, so no tombstone is sent)

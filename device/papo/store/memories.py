@@ -30,15 +30,6 @@ class MemoryRepository:
             rows = session.exec(select(MemoryRow).order_by(col(MemoryRow.created_at))).all()
             return [Memory.model_validate(row) for row in rows]
 
-    def delete(self, memory_id: str) -> bool:
-        """Forget one memory; False if there was none with this id."""
-        with self._db.transaction("forget a memory") as session:
-            row = session.get(MemoryRow, memory_id)
-            if row is None:
-                return False
-            session.delete(row)
-            return True
-
     def delete_all(self) -> int:
         """Forget every memory; how many there were."""
         with self._db.transaction("forget memories") as session:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pydantic import BaseModel
-from sqlmodel import col, delete, func, select
+from sqlmodel import col, delete, func, select, update
 
 from papo.store.database import Database
 from papo.store.ids import new_id
 from papo.store.kinds import OutboxKind, Role
 from papo.store.records import utc_now
-from papo.store.tables import OutboxRow, TurnRow, WellbeingEventRow
+from papo.store.tables import ErasureRow, OutboxRow, TurnRow, WellbeingEventRow
 from papo_sync.protocol import OutboxItem, StageTimings, Tombstone, TurnRecord, WellbeingRecord
 
 _PAYLOADS: dict[OutboxKind, type[BaseModel]] = {
@@ -89,6 +89,19 @@ class OutboxRepository:
         with self._db.transaction("delete synced rows from the outbox") as session:
             result = session.exec(delete(OutboxRow).where(col(OutboxRow.msg_id).in_(msg_ids)))
             return int(result.rowcount or 0)
+
+    def confirm_erasures(self, msg_ids: list[str]) -> int:
+        """Record that the cloud erased its copy for these tombstones; how many of them this device asked for."""
+        if not msg_ids:
+            return 0
+        with self._db.transaction("record the cloud's erasures") as session:
+            known = session.exec(select(func.count()).where(col(ErasureRow.id).in_(msg_ids))).one()
+            session.exec(
+                update(ErasureRow)
+                .where(col(ErasureRow.id).in_(msg_ids), col(ErasureRow.confirmed_at).is_(None))
+                .values(confirmed_at=utc_now())
+            )
+            return int(known)
 
     def depth(self) -> int:
         """Rows waiting."""

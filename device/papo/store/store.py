@@ -6,6 +6,7 @@ from pathlib import Path
 from types import TracebackType
 
 from papo.store.database import Database
+from papo.store.erasures import ErasureRepository
 from papo.store.memories import MemoryRepository
 from papo.store.outbox import OutboxRepository
 from papo.store.reminders import ReminderRepository
@@ -14,7 +15,7 @@ from papo.store.wellbeing import WellbeingRepository
 
 
 class Store:
-    """The device's records: turns, memories, reminders, wellbeing events and the sync outbox."""
+    """The device's records: turns, memories, reminders, wellbeing events, the sync outbox and erasure requests."""
 
     def __init__(self, path: Path, device_id: str, conversation_idle_s: float = 300.0) -> None:
         self.path = path
@@ -24,6 +25,7 @@ class Store:
         self.reminders = ReminderRepository(self._db)
         self.wellbeing = WellbeingRepository(self._db)
         self.outbox = OutboxRepository(self._db)
+        self.erasures = ErasureRepository(self._db)
 
     def close(self) -> None:
         """Release the database connections."""

@@ -98,3 +98,17 @@ class OutboxRow(SQLModel, table=True):
     kind: str = Field(max_length=16, description="turn, wellbeing or tombstone")
     payload: str = Field(description="The item's wire JSON (papo_sync.protocol)")
     created_at: datetime
+
+
+class ErasureRow(SQLModel, table=True):
+    """A request to erase: done in SQLite at once, then wiped from the other files, then confirmed by the cloud."""
+
+    __tablename__ = "erasure"
+
+    id: str = Field(primary_key=True, max_length=32, description="The msg_id of the tombstone sent to the cloud")
+    scope: str = Field(max_length=16, description="all_history, turns or memories")
+    requested_at: datetime
+    scrubbed_at: datetime | None = Field(
+        default=None, index=True, description="When the memory index and cache files were rewritten without it"
+    )
+    confirmed_at: datetime | None = Field(default=None, description="When the cloud confirmed its copy was erased")

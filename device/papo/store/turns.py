@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlmodel import Session, col, delete, func, select
+from sqlmodel import Session, col, func, select
 
 from papo.store.database import Database
 from papo.store.ids import new_id
-from papo.store.kinds import OutboxKind
-from papo.store.outbox import tombstone_row, turn_row
-from papo.store.records import NewTurn, Turn, utc_now
-from papo.store.tables import ConversationRow, OutboxRow, TurnRow
+from papo.store.outbox import turn_row
+from papo.store.records import Conversation, NewTurn, Turn, utc_now
+from papo.store.tables import ConversationRow, TurnRow
 
 
 class TurnRepository:
@@ -61,16 +60,6 @@ class TurnRepository:
             .limit(1)
         ).first()
 
-    def delete_history(self) -> int:
-        """Erase every conversation here and replicate the erasure to the cloud (a tombstone); turns erased."""
-        with self._db.transaction("erase the history") as session:
-            count = int(session.exec(select(func.count()).select_from(TurnRow)).one())
-            session.exec(delete(OutboxRow).where(col(OutboxRow.kind) == OutboxKind.TURN.value))
-            session.exec(delete(TurnRow))
-            session.exec(delete(ConversationRow))
-            session.add(tombstone_row("all_history", []))
-            return count
-
     def recent(self, limit: int = 20, conversation_id: str | None = None) -> list[Turn]:
         """The newest turns (of one conversation, if given), newest first."""
         query = select(TurnRow).order_by(col(TurnRow.seq).desc()).limit(limit)
@@ -78,6 +67,17 @@ class TurnRepository:
             query = query.where(TurnRow.conversation_id == conversation_id)
         with self._db.transaction("read turns") as session:
             return [Turn.model_validate(row) for row in session.exec(query).all()]
+
+    def all(self) -> list[Turn]:
+        """Every stored turn, oldest first."""
+        with self._db.transaction("read turns") as session:
+            return [Turn.model_validate(row) for row in session.exec(select(TurnRow).order_by(col(TurnRow.seq))).all()]
+
+    def conversations(self) -> list[Conversation]:
+        """Every conversation, oldest first."""
+        query = select(ConversationRow).order_by(col(ConversationRow.started_at))
+        with self._db.transaction("read conversations") as session:
+            return [Conversation.model_validate(row) for row in session.exec(query).all()]
 
     def count(self) -> int:
         """How many turns are stored."""

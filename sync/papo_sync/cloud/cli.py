@@ -10,7 +10,7 @@ import multiprocessing
 import signal
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -25,11 +25,24 @@ Papo Social cloud: receive what devices sync, and manage the fleet.
   papo-cloud ingest [--workers N]            receive synced conversations (Ctrl-C to stop)
   papo-cloud fleet devices                   every device: online or not, version, last seen, backlog
   papo-cloud fleet turns DEVICE              a device's latest synced turns
+  papo-cloud fleet erasures                  requests to erase what a person said, and whether they are done
   papo-cloud fleet config set DEVICE k=v     change a device's settings (also --group TENANT)
   papo-cloud fleet cmd DEVICE ping           send a command and wait for the answer
 
 Settings come from PAPO_CLOUD_* variables (PAPO_CLOUD_DATABASE_URL, PAPO_CLOUD_REDIS_URL,
 PAPO_CLOUD_BROKER__HOST, PAPO_CLOUD_BROKER__USERNAME, ...). Every fleet command takes --json.
+"""
+ERASURES_HELP = """\
+Requests to erase what a person said to Papo, newest first.
+
+A device asks for an erasure when someone says "apagar tudo" (everything it kept) or forgets one
+conversation. The cloud then deletes the conversations, the wellbeing alerts and the error records of that
+device from its database and from the live view, and tells the device when all of it is gone.
+
+Columns: what was erased (everything, or a number of turns), when the person asked, when the cloud database
+erased it, when the erasure was complete everywhere and the device was told so ("waiting" while the live
+view is unreachable: it is finished as soon as it is back), and how many older messages still on their way
+arrived afterwards and were thrown away instead of stored.
 """
 
 
@@ -49,6 +62,14 @@ def _parser() -> argparse.ArgumentParser:
     turns.add_argument("device")
     turns.add_argument("--limit", type=int, default=20)
     turns.add_argument("--json", action="store_true", help="print JSON")
+    erasures = actions.add_parser(
+        "erasures", help="requests to erase what a person said, and whether they are done",
+        description=ERASURES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    erasures.add_argument("--tenant", help="only the devices of this tenant (customer)")
+    erasures.add_argument("--device", help="only this device")
+    erasures.add_argument("--limit", type=int, default=50, help="show at most this many, newest first (default 50)")
+    erasures.add_argument("--json", action="store_true", help="print JSON")
     config = actions.add_parser("config", help="change device settings")
     config_actions = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     config_set = config_actions.add_parser("set", help="set settings (key=value, dotted keys, JSON values)")
@@ -133,6 +154,9 @@ def _fleet(args: argparse.Namespace, settings: CloudSettings) -> int:
         elif args.fleet_command == "turns":
             rows = fleet.turns(args.device, args.limit)
             _print(rows, args.json, [f"{r['seq']:>6} {r['role']:9} {r['text']}" for r in rows])
+        elif args.fleet_command == "erasures":
+            rows = fleet.erasures(args.tenant, args.device, args.limit)
+            _print(rows, args.json, _erasure_lines(rows))
         elif args.fleet_command == "config":
             devices = [args.device] if args.device else fleet.group(args.group)
             changes = _nested(args.values)
@@ -147,6 +171,27 @@ def _fleet(args: argparse.Namespace, settings: CloudSettings) -> int:
     finally:
         fleet.close()
     return 0
+
+
+def _erasure_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """The erasure listing as a table a person can read."""
+    if not rows:
+        return ["no erasure requests"]
+
+    def when(at: datetime | None, missing: str) -> str:
+        return missing if at is None else f"{at.astimezone(UTC):%Y-%m-%d %H:%M:%S}"
+
+    lines = [
+        "times in UTC",
+        f"{'device':20} {'erased':12} {'asked':19}  {'erased in db':19}  {'complete':19}  late items dropped",
+    ]
+    for r in rows:
+        what = "everything" if r["scope"] == "all_history" else f"{r['turns']} turn(s)"
+        lines.append(
+            f"{r['device_id']:20} {what:12} {when(r['requested_at'], '-'):19}  {when(r['applied_at'], '-'):19}  "
+            f"{when(r['completed_at'], 'waiting'):19}  {r['late_dropped']}"
+        )
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -68,6 +68,20 @@ class Plan:
     acks: list[PendingAck] = field(default_factory=list)
 
 
+_MODELS: dict[str, type[BaseModel]] = {
+    "sync/up": SyncBatch, "state": Presence, "telemetry": Telemetry, "shadow/update": ReportedState,
+}  # fmt: skip
+_NUL_ESCAPE = b"\\u0000"
+_NUL_REASON = "a NUL character (\\u0000) cannot be stored"
+
+
+def _model(kind: str) -> type[BaseModel] | None:
+    """The payload model of a message kind; None for an unknown kind."""
+    if kind.startswith("cmd/") and kind.endswith("/result"):
+        return CommandResult
+    return _MODELS.get(kind)
+
+
 def _reason(exc: ValidationError) -> str:
     first = exc.errors()[0]
     if first.get("type") == "json_invalid":
@@ -103,31 +117,45 @@ def _decode(message: RawMessage, result: Plan) -> None:
     if len(message.payload) > MAX_PAYLOAD_BYTES:
         dead(f"payload of {len(message.payload)} bytes is over the {MAX_PAYLOAD_BYTES}-byte limit")
         return
+    model = _model(kind)
+    if model is None:
+        dead(f"unknown message kind {kind!r}")
+        return
     try:
-        if kind == "sync/up":
-            _sync_batch(tenant, device_id, _load(SyncBatch, message.payload), message, result, dead)
-        elif kind == "state":
-            result.presence.append((tenant, device_id, _load(Presence, message.payload), message.received_at))
-        elif kind == "telemetry":
-            result.telemetry.append((tenant, device_id, _load(Telemetry, message.payload), message.received_at))
-        elif kind == "shadow/update":
-            result.reported.append((device_id, _load(ReportedState, message.payload), message.received_at))
-        elif kind.startswith("cmd/") and kind.endswith("/result"):
-            result.results.append((device_id, _load(CommandResult, message.payload), message.received_at))
-        else:
-            dead(f"unknown message kind {kind!r}")
-            return
+        body = _load(model, message.payload)
     except ValidationError as exc:
         dead(_reason(exc))
         return
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
         dead(f"not JSON: {exc}")
         return
+    # PostgreSQL cannot store a NUL character, and one in a row would fail the whole round: JSON can carry it
+    # only escaped, so only a payload with that escape is looked at closely (a batch item by item)
+    nul = _NUL_ESCAPE in message.payload
+    if isinstance(body, SyncBatch):
+        _sync_batch(tenant, device_id, body, message, result, dead, nul)
+    elif nul and _has_nul(body.model_dump()):
+        dead(_NUL_REASON)
+        return
+    elif isinstance(body, Presence):
+        result.presence.append((tenant, device_id, body, message.received_at))
+    elif isinstance(body, Telemetry):
+        result.telemetry.append((tenant, device_id, body, message.received_at))
+    elif isinstance(body, ReportedState):
+        result.reported.append((device_id, body, message.received_at))
+    else:
+        result.results.append((device_id, body, message.received_at))
     result.seen[device_id] = (tenant, message.received_at)
 
 
 def _sync_batch(
-    tenant: str, device_id: str, batch: SyncBatch, message: RawMessage, result: Plan, dead: Callable[[str], None]
+    tenant: str,
+    device_id: str,
+    batch: SyncBatch,
+    message: RawMessage,
+    result: Plan,
+    dead: Callable[[str], None],
+    nul: bool = False,
 ) -> None:
     if batch.device_id != device_id:
         dead(f"payload names device {batch.device_id!r} but was published by {device_id!r}")
@@ -137,13 +165,27 @@ def _sync_batch(
     acked: list[str] = []
     rejected = []
     for item in batch.items:
-        problem = _row(device_id, item, message.received_at, result)
+        if nul and _has_nul(item.model_dump()):
+            problem: str | None = _NUL_REASON
+        else:
+            problem = _row(device_id, item, message.received_at, result)
         if problem is None:
             acked.append(item.msg_id)
         else:
             rejected.append(Rejected(msg_id=item.msg_id, reason=problem))
             dead(f"item {item.msg_id}: {problem}")
     result.acks.append(PendingAck(tenant, device_id, SyncAck(batch_id=batch.batch_id, acked=acked, rejected=rejected)))
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether a dumped model holds a NUL character in any string, at any depth."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _row(device_id: str, item: OutboxItem, received_at: datetime, result: Plan) -> str | None:
@@ -182,7 +224,8 @@ def _row(device_id: str, item: OutboxItem, received_at: datetime, result: Plan) 
     result.tombstones.append(
         key | {
             "scope": tombstone.scope, "turn_ids": json.dumps(tombstone.turn_ids),
-            "requested_at": tombstone.requested_at, "applied_at": received_at,
+            "requested_at": tombstone.requested_at, "applied_at": received_at, "completed_at": None,
+            "late_dropped": 0,
         }
     )  # fmt: skip
     return None

@@ -1,4 +1,4 @@
-"""The fleet service: devices and their turns from PostgreSQL, versioned desired state and commands over MQTT."""
+"""The fleet service: devices, turns and erasures from PostgreSQL, versioned desired state and commands over MQTT."""
 
 from __future__ import annotations
 
@@ -13,7 +13,16 @@ import sqlalchemy as sa
 from psycopg.rows import dict_row
 
 from papo_sync.cloud.mqtt import new_client
-from papo_sync.cloud.schema import desired_state, device, device_command, reported_state, sql, turn, upsert
+from papo_sync.cloud.schema import (
+    desired_state,
+    device,
+    device_command,
+    reported_state,
+    sql,
+    tombstone,
+    turn,
+    upsert,
+)
 from papo_sync.cloud.settings import CloudSettings
 from papo_sync.protocol import (
     Command,
@@ -46,6 +55,20 @@ _TURNS = sql(
     )
     .where(turn.c.device_id == _DEVICE)
     .order_by(turn.c.seq.desc())
+    .limit(sa.bindparam("limit"))
+)  # fmt: skip
+_ERASURES = sql(
+    sa.select(
+        tombstone.c.device_id, device.c.tenant, tombstone.c.msg_id, tombstone.c.scope,
+        sa.func.jsonb_array_length(tombstone.c.turn_ids).label("turns"), tombstone.c.requested_at,
+        tombstone.c.applied_at, tombstone.c.completed_at, tombstone.c.late_dropped,
+    )
+    .select_from(tombstone.outerjoin(device, device.c.device_id == tombstone.c.device_id))
+    .where(
+        sa.or_(sa.cast(sa.bindparam("tenant"), sa.String).is_(None), device.c.tenant == sa.bindparam("tenant")),
+        sa.or_(sa.cast(_DEVICE, sa.String).is_(None), tombstone.c.device_id == _DEVICE),
+    )
+    .order_by(tombstone.c.requested_at.desc(), tombstone.c.device_id, tombstone.c.seq.desc())
     .limit(sa.bindparam("limit"))
 )  # fmt: skip
 _TENANT = sql(sa.select(device.c.tenant).where(device.c.device_id == _DEVICE))
@@ -91,6 +114,13 @@ class Fleet:
         """The device's latest synced turns, in the device's order."""
         rows = self._db.execute(_TURNS, {"device_id": device_id, "limit": limit}).fetchall()
         return list(reversed(rows))
+
+    def erasures(
+        self, tenant: str | None = None, device_id: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """Erasure requests, newest first: device, scope, when asked / applied / completed, late items dropped."""
+        rows = self._db.execute(_ERASURES, {"tenant": tenant, "device_id": device_id, "limit": limit}).fetchall()
+        return list(rows)
 
     def _tenant(self, device_id: str) -> str:
         row = self._db.execute(_TENANT, {"device_id": device_id}).fetchone()

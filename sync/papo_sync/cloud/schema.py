@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
@@ -94,7 +95,10 @@ tombstone = Table(
     Column("turn_ids", JSONB, nullable=False),
     Column("requested_at", DateTime(timezone=True), nullable=False),
     Column("applied_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", DateTime(timezone=True)),  # PostgreSQL and Redis both clean; confirmed to the device
+    Column("late_dropped", Integer, nullable=False, server_default="0"),  # items that arrived after it, not kept
     PrimaryKeyConstraint("device_id", "msg_id"),
+    Index("ix_tombstone_pending", "applied_at", postgresql_where=text("completed_at IS NULL")),
 )  # fmt: skip
 
 dead_letter = Table(

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.sql.expression import ColumnElement, FromClause
 
+from papo_sync.cloud import erasure
 from papo_sync.cloud.decode import Plan
 from papo_sync.cloud.schema import (
     columns,
@@ -27,55 +26,55 @@ from papo_sync.cloud.schema import (
 )
 
 
-def _not_erased(staged: FromClause) -> ColumnElement[bool]:
-    """A turn that arrives after the tombstone erasing it (batches may arrive out of order) stays erased."""
-    erased = tombstone.alias("t")
-    return ~sa.exists().where(
-        erased.c.device_id == staged.c.device_id,
-        sa.or_(
-            sa.and_(erased.c.scope == "all_history", erased.c.seq > staged.c.seq),
-            sa.and_(erased.c.scope == "turns", erased.c.turn_ids.has_key(staged.c.turn_id)),
-        ),
-    )
-
-
 @dataclass(frozen=True)
 class _Staged:
-    """How rows of one table are loaded: COPY into a temporary twin, then INSERT … ON CONFLICT DO NOTHING."""
+    """How rows of one table are loaded: COPY into a temporary twin, then INSERT … ON CONFLICT DO NOTHING.
+
+    Rows a tombstone erases are kept out (and counted on it) for the tables of device items.
+    """
 
     columns: tuple[str, ...]
     create: str
     copy: str
+    count_late: str | None
     insert: str
 
     @classmethod
-    def of(cls, table: sa.Table, where: Callable[[FromClause], ColumnElement[bool]] | None = None) -> _Staged:
-        """The statements for `table` (every column, in declared order); `where` filters the staged rows."""
+    def of(cls, table: sa.Table, erasable: bool = False) -> _Staged:
+        """The statements for `table` (every column, in declared order); the INSERT returns the keys it added."""
         names = columns(table)
         stage = f"{table.name}_stage"
         staged = sa.table(stage, *(sa.column(c.name, c.type) for c in table.columns)).alias("s")
-        rows = sa.select(*staged.c) if where is None else sa.select(*staged.c).where(where(staged))
+        rows = sa.select(*staged.c).where(erasure.not_erased(staged)) if erasable else sa.select(*staged.c)
+        added = insert(table).from_select(names, rows).on_conflict_do_nothing()
         return cls(
             columns=names,
             create=f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table.name} INCLUDING DEFAULTS) "
             "ON COMMIT DELETE ROWS",
             copy=f"COPY {stage} ({', '.join(names)}) FROM STDIN",
-            insert=sql(insert(table).from_select(names, rows).on_conflict_do_nothing(), literal=True),
+            count_late=sql(erasure.count_late(staged), literal=True) if erasable else None,
+            insert=sql(added.returning(*table.primary_key.columns), literal=True),
         )
 
-    def load(self, cursor: psycopg.Cursor[Any], rows: list[dict[str, Any]]) -> None:
-        """Add `rows` (dicts keyed by column name); rows already there (same key) are left as they are."""
+    def load(self, cursor: psycopg.Cursor[Any], rows: list[dict[str, Any]]) -> set[tuple[Any, ...]]:
+        """Add `rows` (dicts keyed by column name); rows already there (same key) are left as they are.
+
+        Returns the primary keys of the rows added (not those already there, erased or twice in `rows`).
+        """
         if not rows:
-            return
+            return set()
         cursor.execute(self.create)
         with cursor.copy(self.copy) as copy:
             for row in rows:
                 copy.write_row(tuple(row[c] for c in self.columns))
+        if self.count_late is not None:
+            cursor.execute(self.count_late)
         cursor.execute(self.insert)
+        return {tuple(key) for key in cursor.fetchall()}
 
 
-_TURNS = _Staged.of(turn, where=_not_erased)
-_WELLBEING = _Staged.of(wellbeing_event)
+_TURNS = _Staged.of(turn, erasable=True)
+_WELLBEING = _Staged.of(wellbeing_event, erasable=True)
 _TOMBSTONES = _Staged.of(tombstone)
 
 
@@ -123,14 +122,6 @@ _RESULT = sql(
 _DEAD = sql(
     sa.insert(dead_letter).values(received_at=sa.func.now()), values=("topic", "device_id", "reason", "payload")
 )
-_ERASE_BEFORE = sql(
-    sa.delete(turn).where(turn.c.device_id == sa.bindparam("device_id"), turn.c.seq < sa.bindparam("seq"))
-)
-_ERASE_TURNS = sql(
-    sa.delete(turn).where(
-        turn.c.device_id == sa.bindparam("device_id"), turn.c.turn_id == sa.any_(sa.bindparam("turn_ids"))
-    )
-)
 
 
 def connect(database_url: str) -> psycopg.Connection[Any]:
@@ -138,13 +129,30 @@ def connect(database_url: str) -> psycopg.Connection[Any]:
     return psycopg.connect(database_url, connect_timeout=5)
 
 
-def write(connection: psycopg.Connection[Any], plan: Plan) -> None:
+@dataclass(frozen=True)
+class Written:
+    """What a committed plan added: the keys (device_id, msg_id) of the turns stored for the first time."""
+
+    turns: frozenset[tuple[str, str]]
+
+
+def write(connection: psycopg.Connection[Any], plan: Plan) -> Written:
     """Commit everything in `plan` at once (or nothing, raising)."""
     with connection.transaction(), connection.cursor() as cursor:
+        erasure.serialize(cursor, plan)
+        if plan.dead:  # first: a tombstone in the same round erases its device's dead letters too
+            cursor.executemany(
+                _DEAD,
+                [
+                    {"topic": d.topic, "device_id": d.device_id, "reason": d.reason,
+                     "payload": d.payload.replace("\x00", "")}
+                    for d in plan.dead
+                ],
+            )  # fmt: skip
         if plan.tombstones:
             _TOMBSTONES.load(cursor, plan.tombstones)
-            _apply_tombstones(cursor, plan)
-        _TURNS.load(cursor, plan.turns)
+            erasure.apply(cursor, plan.tombstones)
+        turns = _TURNS.load(cursor, plan.turns)
         _WELLBEING.load(cursor, plan.wellbeing)
         _devices(cursor, plan)
         for device_id, reported, at in plan.reported:
@@ -162,23 +170,7 @@ def write(connection: psycopg.Connection[Any], plan: Plan) -> None:
                 {"ok": result.ok, "detail": result.detail, "completed_at": at, "command_id": result.command_id,
                  "id": device_id},
             )  # fmt: skip
-        if plan.dead:
-            cursor.executemany(
-                _DEAD,
-                [
-                    {"topic": d.topic, "device_id": d.device_id, "reason": d.reason,
-                     "payload": d.payload.replace("\x00", "")}
-                    for d in plan.dead
-                ],
-            )  # fmt: skip
-
-
-def _apply_tombstones(cursor: psycopg.Cursor[Any], plan: Plan) -> None:
-    for erase in plan.tombstones:
-        if erase["scope"] == "all_history":
-            cursor.execute(_ERASE_BEFORE, {"device_id": erase["device_id"], "seq": erase["seq"]})
-        else:
-            cursor.execute(_ERASE_TURNS, {"device_id": erase["device_id"], "turn_ids": json.loads(erase["turn_ids"])})
+    return Written(turns=frozenset((str(d), str(m)) for d, m in turns))
 
 
 def _devices(cursor: psycopg.Cursor[Any], plan: Plan) -> None:

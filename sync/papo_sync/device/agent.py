@@ -64,9 +64,10 @@ class SyncAgent:
 
     Threads: paho's network thread runs the MQTT callbacks, the drain thread sends batches, resends overdue ones
     and telemetry, and the inbox's worker runs the cloud's requests (desired state, commands) one at a time.
-    Acks stay on the network thread: an ack is cheap and bounded (one DELETE of the rows it names and a dict
-    pop), runs no application code, and is the drain's critical path; queued behind a slow command (erasing the
-    history) it would stall the window and make batches overdue and sent again.
+    Acks stay on the network thread: an ack is cheap and bounded (one DELETE of the rows it names, one UPDATE
+    of the erasures it confirms and a dict pop), runs no application code, and is the drain's critical path;
+    queued behind a slow command (erasing the history) it would stall the window and make batches overdue and
+    sent again.
 
     `client_factory` builds the MQTT client (paho by default; tests pass a fake), and `clock` is the monotonic
     clock that times acks and telemetry.
@@ -222,6 +223,8 @@ class SyncAgent:
         for rejected in ack.rejected:
             log.error("sync: the cloud rejected a row", extra={"msg_id": rejected.msg_id, "reason": rejected.reason})
         self._outbox.delete(done)
+        if ack.erased:
+            self._erasures_confirmed(ack.erased)
         self.status.acked += len(ack.acked)
         self.status.rejected += len(ack.rejected)
         self.status.last_sync_at = time.time()
@@ -229,6 +232,19 @@ class SyncAgent:
             self._inflight.pop(ack.batch_id, None)
             self._settled()
         self._wake.set()
+
+    def _erasures_confirmed(self, msg_ids: list[str]) -> None:
+        """The cloud finished these erasures (PostgreSQL and its live view): the store records it."""
+        try:
+            known = self._outbox.confirm_erasures(list(msg_ids))
+        except Exception as exc:  # the rest of the ack (the in-flight window) must still be handled
+            self.status.last_error = f"cannot record confirmed erasures: {exc}"
+            log.error(
+                "sync: cannot record confirmed erasures", extra={"erasures": len(msg_ids), "reason": str(exc)[:200]}
+            )
+            return
+        self.status.erasures_confirmed += known
+        log.info("sync: the cloud confirmed erasures", extra={"erasures": len(msg_ids), "known": known})
 
     # -- the drain thread
     def _drain_loop(self) -> None:

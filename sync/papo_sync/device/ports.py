@@ -72,6 +72,9 @@ class OutboxSource(Protocol):
     def depth(self) -> int:
         """Rows waiting to be synced."""
 
+    def confirm_erasures(self, msg_ids: list[str]) -> int:
+        """Record that the cloud finished these erasures (tombstone rows' msg_ids); how many were known."""
+
 
 @dataclass(frozen=True)
 class AgentConfig:
@@ -102,6 +105,7 @@ class AgentStatus:
     last_sync_at: float | None = None
     acked: int = 0
     rejected: int = 0
+    erasures_confirmed: int = 0
     resent: int = 0
     applied_version: int = 0
     last_error: str | None = None

@@ -524,6 +524,14 @@ impl Cache {
         }
     }
 
+    /// Remove every entry and recreate the cache's files empty, so that nothing deleted is left on disk
+    /// (sled keeps removed values in its log segments until they are rewritten); returns how many there were.
+    pub fn wipe(&self) -> Result<u64, CacheError> {
+        let entries = self.read().data.len() as u64;
+        self.rebuild("wiped on request")?;
+        Ok(entries)
+    }
+
     fn rebuild(&self, _reason: &str) -> Result<(), CacheError> {
         let mut store = self
             .store

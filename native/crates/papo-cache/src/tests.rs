@@ -268,3 +268,36 @@ fn concurrent_readers_and_a_writer_agree_on_the_latest_value() {
         &1999u32.to_be_bytes()
     );
 }
+
+fn files_holding(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_holding(&path, needle));
+        } else if fs::read(&path)
+            .map(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+            .unwrap_or(false)
+        {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn wipe_leaves_nothing_on_disk_and_the_cache_keeps_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(config(dir.path())).unwrap();
+    cache.put("tts", b"k1", b"zorblefrax said", None).unwrap();
+    cache.put("tts", b"k2", b"other", None).unwrap();
+    assert!(cache.delete("tts", b"k1").unwrap());
+    cache.flush().unwrap();
+    assert!(!files_holding(dir.path(), b"zorblefrax").is_empty()); // a delete alone leaves it in the log
+    assert_eq!(cache.wipe().unwrap(), 1);
+    assert!(files_holding(dir.path(), b"zorblefrax").is_empty());
+    assert_eq!(cache.get("tts", b"k2").unwrap(), None);
+    assert_eq!(cache.stats().entries, 0);
+    cache.put("tts", b"k3", b"after", None).unwrap();
+    assert_eq!(cache.get("tts", b"k3").unwrap().unwrap().as_ref(), b"after");
+}
