@@ -314,6 +314,11 @@ class Settings(BaseSettings):
         return self.state_dir / "memory"
 
     @property
+    def crew_dir(self) -> Path:
+        """Where CrewAI keeps its last review (the conversation's words: wiped by erasures)."""
+        return self.state_dir / "crewai"
+
+    @property
     def store_path(self) -> Path:
         """The SQLite database file."""
         return self.state_dir / "papo.sqlite3"

@@ -140,8 +140,7 @@ class Wiring:
         """What wipes erased records from the memory index and cache files (`memory`: the index open here, if any)."""
         from papo.privacy.scrub import Scrubber
 
-        crew_dir = self.settings.state_dir / "crewai"  # the post-turn crew's storage (ConversationRuntime)
-        return Scrubber(self.store(), self.settings.memory_dir, memory, self.cache, crew_dir)
+        return Scrubber(self.store(), self.settings.memory_dir, memory, self.cache, self.settings.crew_dir)
 
     def conversation(self, speaker: Speaker) -> ConversationRuntime:
         """The conversation engine speaking on `speaker`, not started yet (`start()` loads the LLM and memory)."""

@@ -17,7 +17,18 @@ from papo.privacy.presence import ServiceLock, service_running
 from papo.privacy.scrub import Scrubber
 from papo.privacy.watcher import ErasureWatcher
 from papo.settings import load_settings
-from papo.store import ErasureScope, EventSource, MemoryKind, NewTurn, Severity, Store, Turn, companion_turn, utc_now
+from papo.store import (
+    ErasedTurnError,
+    ErasureScope,
+    EventSource,
+    MemoryKind,
+    NewTurn,
+    Severity,
+    Store,
+    Turn,
+    companion_turn,
+    utc_now,
+)
 from papo.wiring import Wiring
 from papo_sync.protocol import Command, CommandName
 from support.wait import wait_until
@@ -90,6 +101,17 @@ def test_erase_all_empties_the_store_keeps_pending_reminders_and_queues_one_tomb
     assert request is not None and request.scope is ErasureScope.ALL_HISTORY and request.scrubbed_at is None
     assert _files_holding(state_dir, MARKER) == []  # secure_delete, VACUUM and a truncated WAL
     assert (state_dir / "papo.sqlite3-wal").stat().st_size == 0
+
+
+def test_what_a_late_review_finds_in_an_erased_turn_is_not_kept(store: Store, state_dir: Path) -> None:
+    turn = _said(store, f"Papo, meu gato se chama {MARKER}")
+    store.erasures.erase_turns(turn.id)
+    with pytest.raises(ErasedTurnError):
+        store.memories.add(f"O gato se chama {MARKER}", MemoryKind.FACT, turn.id)
+    with pytest.raises(ErasedTurnError):
+        store.wellbeing.add("loneliness", Severity.LOW, MARKER, EventSource.CREW, turn.id)
+    assert store.memories.all() == [] and store.wellbeing.all() == []
+    assert [i.kind for i in store.outbox.pending(10, set())] == ["tombstone"]
 
 
 def test_erase_all_with_reminders_erases_the_pending_ones_too(store: Store) -> None:

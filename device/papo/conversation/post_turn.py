@@ -13,7 +13,7 @@ from papo.conversation.crew import CrewRuntime, CrewState
 from papo.conversation.memory import MemoryStore
 from papo.conversation.turn import TurnContext, TurnOutcome
 from papo.errors import PapoError
-from papo.store import EventSource, MemoryKind, Store
+from papo.store import ErasedTurnError, EventSource, MemoryKind, Store
 from papo.system.logging import fields
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,8 @@ class PostTurnReviewer:
                                               turn.heard.turn_id)  # fmt: skip
             elif worth_remembering(turn.heard.text):
                 self._remember(turn.heard.text, MemoryKind.SAID, turn)
+        except ErasedTurnError:
+            log.info("post-turn work dropped: the turn was erased meanwhile")
         except PapoError as exc:
             log.error("post-turn work failed", extra=fields(reason=str(exc)))
 

@@ -68,7 +68,7 @@ class ConversationRuntime:
             llm_base_url(settings),
             settings.llm.model,
             enabled=settings.conversation.crew,
-            storage_dir=str(settings.state_dir / "crewai"),
+            storage_dir=str(settings.crew_dir),
         )
         self.companion = Companion(
             settings, store, SpeechOutput(voice, speaker), lambda: self.llm, lambda: self.memory, self.crew

@@ -14,9 +14,10 @@ from papo.store.records import (
     utc_now,
 )
 from papo.store.store import Store
+from papo.store.turns import ErasedTurnError
 
 __all__ = [
-    "Conversation", "Erasure", "ErasureRequest", "ErasureScope", "EventSource", "Memory", "MemoryKind", "NewTurn",
-    "OutboxKind", "Reminder", "ReminderStatus", "Role", "Severity", "Store", "Turn", "WellbeingEvent",
-    "companion_turn", "utc_now",
+    "Conversation", "ErasedTurnError", "Erasure", "ErasureRequest", "ErasureScope", "EventSource", "Memory",
+    "MemoryKind", "NewTurn", "OutboxKind", "Reminder", "ReminderStatus", "Role", "Severity", "Store", "Turn",
+    "WellbeingEvent", "companion_turn", "utc_now",
 ]  # fmt: skip

@@ -9,6 +9,7 @@ from papo.store.ids import new_id
 from papo.store.kinds import MemoryKind
 from papo.store.records import Memory, utc_now
 from papo.store.tables import MemoryRow
+from papo.store.turns import require_turn
 
 
 class MemoryRepository:
@@ -18,9 +19,10 @@ class MemoryRepository:
         self._db = database
 
     def add(self, text: str, kind: MemoryKind, turn_id: str | None) -> Memory:
-        """Keep one memory."""
+        """Keep one memory; ErasedTurnError if the turn it came from was erased meanwhile."""
         row = MemoryRow(id=new_id(), turn_id=turn_id, kind=MemoryKind(kind).value, text=text, created_at=utc_now())
         with self._db.transaction("keep a memory") as session:
+            require_turn(session, turn_id)
             session.add(row)
         return Memory.model_validate(row)
 

@@ -7,11 +7,22 @@ from datetime import timedelta
 
 from sqlmodel import Session, col, func, select
 
+from papo.errors import StoreError
 from papo.store.database import Database
 from papo.store.ids import new_id
 from papo.store.outbox import turn_row
 from papo.store.records import Conversation, NewTurn, Turn, utc_now
 from papo.store.tables import ConversationRow, TurnRow
+
+
+class ErasedTurnError(StoreError):
+    """What came from a turn cannot be kept: the turn was erased while work on it (a review) was running."""
+
+
+def require_turn(session: Session, turn_id: str | None) -> None:
+    """Raise ErasedTurnError when `turn_id` names a turn that is no longer stored."""
+    if turn_id is not None and session.get(TurnRow, turn_id) is None:
+        raise ErasedTurnError(f"turn {turn_id} was erased; what came from it is not kept")
 
 
 class TurnRepository:

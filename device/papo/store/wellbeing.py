@@ -10,6 +10,7 @@ from papo.store.kinds import EventSource, Severity
 from papo.store.outbox import wellbeing_row
 from papo.store.records import WellbeingEvent, utc_now
 from papo.store.tables import WellbeingEventRow
+from papo.store.turns import require_turn
 
 
 class WellbeingRepository:
@@ -21,12 +22,16 @@ class WellbeingRepository:
     def add(
         self, kind: str, severity: Severity, evidence: str, source: EventSource, turn_id: str | None
     ) -> WellbeingEvent:
-        """Record a wellbeing event and queue it for the caregiver channel in the same transaction."""
+        """Record a wellbeing event and queue it for the caregiver channel in the same transaction.
+
+        ErasedTurnError if the turn it came from was erased meanwhile (a late review of an erased turn).
+        """
         row = WellbeingEventRow(
             id=new_id(), turn_id=turn_id, kind=kind, severity=severity.value, evidence=evidence,
             source=source.value, created_at=utc_now(),
         )  # fmt: skip
         with self._db.transaction("record a wellbeing event") as session:
+            require_turn(session, turn_id)
             session.add(row)
             session.add(wellbeing_row(row))
         return WellbeingEvent.model_validate(row)
