@@ -24,6 +24,7 @@ from papo.store import EventSource, MemoryKind, NewTurn, Severity, Store, Turn, 
 from papo.wiring import Wiring
 from papo_sync.protocol import Command, CommandName
 from support.cli import papo
+from support.markers import files_holding
 from support.wait import wait_until
 
 pytestmark = pytest.mark.models  # the memory index embeds with the MiniLM model
@@ -71,20 +72,9 @@ def _keep_everything_about(settings: Settings, word: str) -> Turn:
     return turn
 
 
-def _files_holding(state_dir: Path, word: str) -> list[str]:
-    """Every file under the state directory (models aside) holding the bytes of `word`."""
-    needle = word.encode()
-    found = []
-    for path in state_dir.rglob("*"):
-        relative = path.relative_to(state_dir)
-        if relative.parts[0] != "models" and path.is_file() and needle in path.read_bytes():
-            found.append(str(relative))
-    return sorted(found)
-
-
 def _all_places(state_dir: Path, word: str) -> None:
     """`word` is where the test put it before the erasure (so its absence afterwards means something)."""
-    holding = _files_holding(state_dir, word)
+    holding = files_holding(state_dir, word)
     assert "papo.sqlite3" in holding or "papo.sqlite3-wal" in holding, holding
     assert any(name.startswith("memory/") for name in holding), holding
     assert any(name.startswith("cache/") for name in holding), holding
@@ -97,7 +87,7 @@ def test_erase_everything_leaves_no_trace_in_any_file(settings: Settings, state_
     assert result.returncode == 0, result.stderr
     assert "Erased on this device: 2 turns, 1 memory, 1 wellbeing event, 1 reminder already said" in result.stdout
     assert "wiped from the disk too" in result.stdout
-    assert _files_holding(state_dir, "zorblefrax") == []
+    assert files_holding(state_dir, "zorblefrax") == []
     (request,) = json.loads(papo("forget", "--status", "--json").stdout)
     assert request["scope"] == "all_history" and request["scrubbed_at"] is not None
     with Wiring(settings) as parts:  # the index and the cache still work, empty
@@ -116,8 +106,8 @@ def test_forget_one_turn_takes_its_marker_and_leaves_the_others(settings: Settin
     result = papo("forget", gone.id)
     assert result.returncode == 0, result.stderr
     assert "Erased on this device: 2 turns, 1 memory, 1 wellbeing event, 1 reminder already said" in result.stdout
-    assert _files_holding(state_dir, "flumpernickel") == []
-    survivors = _files_holding(state_dir, "quibbleton")
+    assert files_holding(state_dir, "flumpernickel") == []
+    survivors = files_holding(state_dir, "quibbleton")
     assert "papo.sqlite3" in survivors and any(name.startswith("memory/") for name in survivors), survivors
     with Wiring(settings) as parts:
         memory = parts.memory()
@@ -132,11 +122,11 @@ def test_forget_one_memory_rewrites_the_index(settings: Settings, state_dir: Pat
         memory = parts.memory()
         forgotten = memory.remember("A senha do portão é blorptangle", MemoryKind.SAID, None)
         memory.remember("A vizinha se chama Rosa", MemoryKind.FACT, None)
-    assert any(name.startswith("memory/") for name in _files_holding(state_dir, "blorptangle"))
+    assert any(name.startswith("memory/") for name in files_holding(state_dir, "blorptangle"))
     result = papo("memory", "forget", forgotten.id)
     assert result.returncode == 0, result.stderr
-    assert _files_holding(state_dir, "blorptangle") == []
-    assert any(name.startswith("memory/") for name in _files_holding(state_dir, "Rosa"))
+    assert files_holding(state_dir, "blorptangle") == []
+    assert any(name.startswith("memory/") for name in files_holding(state_dir, "Rosa"))
 
 
 def test_the_running_service_wipes_what_papo_forget_asked_for(
@@ -159,8 +149,8 @@ def test_the_running_service_wipes_what_papo_forget_asked_for(
         assert "waiting for it to wipe its memory index and cache" in result.stderr
         assert "wiped from the disk too" in result.stdout
         assert conversation.memory.count() == 0
-        assert _files_holding(state_dir, "snozzwanger") == []
-    assert _files_holding(state_dir, "snozzwanger") == []
+        assert files_holding(state_dir, "snozzwanger") == []
+    assert files_holding(state_dir, "snozzwanger") == []
 
 
 def test_the_fleets_delete_history_erases_everything(settings: Settings, state_dir: Path) -> None:
@@ -173,7 +163,7 @@ def test_the_fleets_delete_history_erases_everything(settings: Settings, state_d
         assert result.ok and result.data["wiped"] is True, result
         assert (result.data["turns"], result.data["memories"], result.data["outbox_rows"]) == (2, 1, 3)
         assert memory.count() == 0 and memory.recall("gato", 1) == []
-    assert _files_holding(state_dir, "wibblesnatch") == []
+    assert files_holding(state_dir, "wibblesnatch") == []
 
 
 def test_an_index_open_nowhere_is_rewritten_even_when_unreadable(settings: Settings, state_dir: Path) -> None:
@@ -181,4 +171,4 @@ def test_an_index_open_nowhere_is_rewritten_even_when_unreadable(settings: Setti
     (settings.memory_dir / "chroma.sqlite3").write_bytes(b"grumbleweed, not a database" * 100)
     result = papo("forget", "--all", "--yes")
     assert result.returncode == 0, result.stderr
-    assert _files_holding(state_dir, "grumbleweed") == []
+    assert files_holding(state_dir, "grumbleweed") == []

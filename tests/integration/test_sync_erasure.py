@@ -4,14 +4,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-import redis
 
 from papo.store import NewTurn, Store
 from papo_sync.cloud import cli
@@ -19,6 +17,7 @@ from papo_sync.cloud.ingest import Ingestor
 from papo_sync.cloud.settings import CloudSettings
 from papo_sync.device.agent import AgentConfig, SyncAgent
 from support.broker import Broker, device_password
+from support.markers import in_postgresql, in_redis
 from support.wait import wait_until
 
 pytestmark = pytest.mark.services
@@ -78,25 +77,6 @@ def devices(tmp_path: Path, broker: Broker, ingestor: Ingestor) -> Iterator[Call
         device.store.close()
 
 
-def _marker_in_postgresql(database: str, marker: str) -> bool:
-    dump = subprocess.run(["pg_dump", "--data-only", database], capture_output=True, check=True)
-    return marker.encode() in dump.stdout
-
-
-def _marker_in_redis(settings: CloudSettings, marker: str) -> bool:
-    """Whether any value under the test's Redis prefix holds `marker` (read by type: DUMP may compress)."""
-    live = redis.Redis.from_url(settings.redis_url)
-    readers: dict[bytes, Callable[[bytes], Any]] = {
-        b"string": live.get, b"hash": live.hgetall, b"stream": live.xrange, b"list": lambda k: live.lrange(k, 0, -1),
-        b"set": live.smembers, b"zset": lambda k: live.zrange(k, 0, -1),
-    }  # fmt: skip
-    try:
-        return any(marker in repr(readers[live.type(key)](key)) or marker.encode() in key
-                   for key in live.scan_iter(f"{settings.redis_prefix}:*"))  # fmt: skip
-    finally:
-        live.close()
-
-
 def test_erase_all_on_a_device_leaves_no_trace_in_the_cloud_and_is_confirmed_back(
     devices: Callable[[str], Device],
     cloud: CloudSettings,
@@ -108,14 +88,14 @@ def test_erase_all_on_a_device_leaves_no_trace_in_the_cloud_and_is_confirmed_bac
     device, other = devices("dev-1"), devices("dev-2")
     device.say("bom dia", "o meu gato se chama Zorblaxo", "até logo")
     other.say("o meu cachorro se chama Quibbertin")
-    assert _marker_in_postgresql(database, "Zorblaxo") and _marker_in_redis(cloud, "Zorblaxo")
+    assert in_postgresql(database, "Zorblaxo") and in_redis(cloud, "Zorblaxo")
 
     request = device.store.erasures.erase_all().request
     device.sync()
     wait_until(lambda: device.confirmed(request.id), WAIT_S, "the cloud's confirmation on the device")
 
-    assert not _marker_in_postgresql(database, "Zorblaxo") and not _marker_in_redis(cloud, "Zorblaxo")
-    assert _marker_in_postgresql(database, "Quibbertin") and _marker_in_redis(cloud, "Quibbertin")
+    assert not in_postgresql(database, "Zorblaxo") and not in_redis(cloud, "Zorblaxo")
+    assert in_postgresql(database, "Quibbertin") and in_redis(cloud, "Quibbertin")
     monkeypatch.setenv("PAPO_CLOUD_DATABASE_URL", database)
     assert cli.main(["fleet", "erasures", "--json", "--device", "dev-1"]) == 0
     [listed] = json.loads(capsys.readouterr().out)
@@ -134,6 +114,6 @@ def test_forgetting_one_turn_on_a_device_erases_only_it_in_the_cloud(
     device.sync()
     wait_until(lambda: device.confirmed(erased.request.id), WAIT_S, "the cloud's confirmation on the device")
 
-    assert not _marker_in_postgresql(database, "Vorquilha") and not _marker_in_redis(cloud, "Vorquilha")
-    assert _marker_in_postgresql(database, "Trelucia") and _marker_in_redis(cloud, "Trelucia")
+    assert not in_postgresql(database, "Vorquilha") and not in_redis(cloud, "Vorquilha")
+    assert in_postgresql(database, "Trelucia") and in_redis(cloud, "Trelucia")
     assert [row[0] for row in db.execute("SELECT turn_id FROM turn")] == [kept]

@@ -29,7 +29,7 @@ def run(settings: Settings, host: str | None, port: int | None, recording: Path 
     uvicorn.run(
         app,
         host=host or settings.server.host,
-        port=port or settings.server.port,
+        port=settings.server.port if port is None else port,  # 0: any free port
         log_config=None,
         access_log=False,
     )
