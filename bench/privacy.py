@@ -44,7 +44,7 @@ from papo.settings import Settings, load_settings
 from papo.store import MemoryKind, NewTurn, Store
 from papo_sync.cloud.schema import migrate
 from papo_sync.device.agent import AgentConfig, SyncAgent
-from support.broker import Broker, device_password
+from support.broker import Broker, device_password, enrol
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "postgresql://postgres@127.0.0.1:5432/papo_bench_privacy"
@@ -162,11 +162,13 @@ def main() -> None:
         admin.execute("DROP DATABASE IF EXISTS papo_bench_privacy WITH (FORCE)")
         admin.execute("CREATE DATABASE papo_bench_privacy")
     migrate(DATABASE)
+    with psycopg.connect(DATABASE, autocommit=True) as db:
+        enrol(db, {DEVICE: TENANT})
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         state = root / "state"
         settings = _settings(state, cache_mb)
-        broker = Broker(root / "broker", [DEVICE])
+        broker = Broker(root / "broker", {DEVICE: TENANT})
         ingestor = subprocess.Popen([PAPO_CLOUD, "ingest"], env=_cloud_env(broker, prefix), stderr=subprocess.DEVNULL)
         try:
             store = Store(settings.store_path, DEVICE, 300)

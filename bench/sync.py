@@ -1,7 +1,9 @@
-"""Benchmark: ingest throughput vs a naive consumer, a 10,000-turn drain, 1,000 connected devices.
+"""Benchmark: ingest throughput vs a naive consumer, with 1 % poison items, a 10,000-turn drain, 1,000 devices.
 
-Ingest: 1 and 2 ingestor processes against a naive one-INSERT-per-message consumer. Drain: an offline
-backlog of 10,000 turns from one device. Fleet: 1,000 connected devices (CPU, p99 publish → commit).
+Ingest: 1 and 2 ingestor processes against a naive one-INSERT-per-message consumer, and one ingestor with 1 %
+of the items poison (NUL characters, a 10 KB model name, a seq past BIGINT, an unknown kind) against the clean
+figure of the same run; every valid turn must be in PostgreSQL at the end. Drain: an offline backlog of 10,000
+turns from one device. Fleet: 1,000 connected devices (CPU, p99 publish → commit).
 
 Run: uv run python bench/sync.py [--quick]   (about 4 minutes; needs PostgreSQL and Redis on their standard
 ports and the mosquitto program; it starts its own broker and uses a database `papo_bench`)
@@ -44,7 +46,7 @@ from papo_sync.protocol import (
     sync_up_topic,
     telemetry_topic,
 )
-from support.broker import Broker, device_password
+from support.broker import Broker, device_password, enrol
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "postgresql://postgres@127.0.0.1:5432/papo_bench"
@@ -58,9 +60,26 @@ def _client(broker: Broker, user: str, password: str, name: str) -> mqtt.Client:
     return client
 
 
-def _batches(devices: int, turns: int, per_batch: int) -> list[tuple[str, str, list[str]]]:
-    """Pre-serialised sync batches: (topic, payload, msg_ids)."""
+_POISON: tuple[dict[str, Any], ...] = (
+    {"turn": {"text": "caí\u0000 socorro"}},  # PostgreSQL cannot store a NUL character
+    {"turn": {"stt_model": "m" * 10_000}},  # VARCHAR(64)
+    {"seq": 2**63},  # past BIGINT
+    {"kind": "gossip"},
+)
+
+
+def _poisoned(item: OutboxItem, n: int) -> dict[str, Any]:
+    """`item` as JSON, spoiled the n-th of the poison ways."""
+    raw: dict[str, Any] = json.loads(item.model_dump_json())
+    for key, value in _POISON[n % len(_POISON)].items():
+        raw[key] = raw[key] | value if isinstance(value, dict) else value
+    return raw
+
+
+def _batches(devices: int, turns: int, per_batch: int, poison_every: int = 0) -> list[tuple[str, str, list[str]]]:
+    """Pre-serialised sync batches: (topic, payload, msg_ids of the valid items); every `poison_every`-th is bad."""
     now = datetime.now(UTC)
+    spoiled = 0
     out = []
     per_device = turns // devices
     for d in range(devices):
@@ -77,7 +96,18 @@ def _batches(devices: int, turns: int, per_batch: int) -> list[tuple[str, str, l
                 for seq in range(start, min(start + per_batch, per_device))
             ]  # fmt: skip
             batch = SyncBatch(device_id=device, batch_id=uuid.uuid4().hex, items=items)
-            out.append((sync_up_topic(TENANT, device), batch.model_dump_json(), [i.msg_id for i in items]))
+            if not poison_every:
+                out.append((sync_up_topic(TENANT, device), batch.model_dump_json(), [i.msg_id for i in items]))
+                continue
+            body = json.loads(batch.model_dump_json())
+            valid = []
+            for index, item in enumerate(items):
+                if item.seq % poison_every == poison_every // 2:
+                    body["items"][index] = _poisoned(item, spoiled)
+                    spoiled += 1
+                else:
+                    valid.append(item.msg_id)
+            out.append((sync_up_topic(TENANT, device), json.dumps(body, ensure_ascii=False), valid))
     return out
 
 
@@ -97,38 +127,51 @@ def _truncate() -> None:
 
 
 def _throughput(broker: Broker, consumers: list[subprocess.Popen[bytes]], batches: list[Any], turns: int) -> float:
-    """Turns per second from the first publish to the last application ack."""
+    """Items per second from the first publish to the last application ack (or rejection) of `turns` items."""
     _truncate()
     acked = threading.Event()
     count = [0]
-    client = _client(broker, "ingest", "ingest-secret", f"bench-pub-{uuid.uuid4().hex[:6]}")
+    lock = threading.Lock()
 
     def on_message(_: Any, __: Any, message: mqtt.MQTTMessage) -> None:
-        count[0] += len(SyncAck.model_validate_json(message.payload).acked)
-        if count[0] >= turns:
-            acked.set()
+        ack = SyncAck.model_validate_json(message.payload)
+        with lock:
+            count[0] += len(ack.acked) + len(ack.rejected)
+            if count[0] >= turns:
+                acked.set()
 
-    client.on_message = on_message
-    client.max_inflight_messages_set(1000)
-    client.connect("127.0.0.1", broker.port)
-    client.subscribe("papo/v1/+/+/sync/ack", qos=1)
-    client.loop_start()
+    clients: dict[str, mqtt.Client] = {}  # each device publishes as itself (the broker's ACL allows no other way)
+    for topic in dict.fromkeys(topic for topic, _, _ in batches):
+        device = topic.split("/")[3]
+        client = _client(broker, device, device_password(device), f"{device}-bench-{uuid.uuid4().hex[:6]}")
+        client.on_message = on_message
+        client.max_inflight_messages_set(1000)
+        client.connect("127.0.0.1", broker.port)
+        client.subscribe(topic.replace("/sync/up", "/sync/ack"), qos=1)
+        client.loop_start()
+        clients[topic] = client
     time.sleep(3.0)  # the consumers subscribe
     started = time.perf_counter()
     for topic, payload, _ in batches:
-        client.publish(topic, payload, qos=1)
+        clients[topic].publish(topic, payload, qos=1)
     if not acked.wait(600):
         raise RuntimeError(f"only {count[0]} of {turns} turns were acked")
     elapsed = time.perf_counter() - started
-    client.disconnect()
-    client.loop_stop()
+    for client in clients.values():
+        client.disconnect()
+        client.loop_stop()
     for consumer in consumers:
         consumer.terminate()
         consumer.wait(timeout=30)
+    valid = {msg_id for _, _, ids in batches for msg_id in ids}
     with psycopg.connect(DATABASE) as db:
-        stored = db.execute("SELECT count(*) FROM turn").fetchone()
-    assert stored is not None and stored[0] == turns, stored
+        stored = {row[0] for row in db.execute("SELECT msg_id FROM turn").fetchall()}
+    _LOST[0] = len(valid - stored)
+    assert stored <= valid, "an item not valid was stored"
     return turns / elapsed
+
+
+_LOST = [0]  # valid turns of the last throughput run that are not in PostgreSQL
 
 
 def _naive_worker(port: int) -> None:
@@ -317,8 +360,11 @@ def main() -> None:
         admin.execute("DROP DATABASE IF EXISTS papo_bench WITH (FORCE)")
         admin.execute("CREATE DATABASE papo_bench")
     migrate(DATABASE)
+    tenants = {f"dev-{d:04d}": TENANT for d in range(1_000)}
+    with psycopg.connect(DATABASE, autocommit=True) as db:
+        enrol(db, tenants)
     with tempfile.TemporaryDirectory() as scratch:
-        broker = Broker(Path(scratch) / "broker", [f"dev-{d:04d}" for d in range(1_000)])
+        broker = Broker(Path(scratch) / "broker", tenants)
         broker_pid = broker.pid
         try:
             print("ingest throughput...", file=sys.stderr, flush=True)
@@ -328,6 +374,11 @@ def main() -> None:
                 consumers = [subprocess.Popen([PAPO_CLOUD, "ingest"], env=_env(broker), stderr=subprocess.DEVNULL)
                              for _ in range(workers)]  # fmt: skip
                 rates[workers] = _throughput(broker, consumers, batches, turns)
+            print("ingest throughput with 1 % poison...", file=sys.stderr, flush=True)
+            poisoned = _batches(10, turns, 200, poison_every=100)
+            consumer = subprocess.Popen([PAPO_CLOUD, "ingest"], env=_env(broker), stderr=subprocess.DEVNULL)
+            poison_rate = _throughput(broker, [consumer], poisoned, turns)
+            valid_lost = _LOST[0]
             naive = subprocess.Popen([sys.executable, __file__, "--naive-worker", str(broker.port)])
             rates[0] = _throughput(broker, [naive], _batches(10, naive_turns, 200), naive_turns)
             print("draining a 10,000-turn backlog...", file=sys.stderr, flush=True)
@@ -344,6 +395,8 @@ def main() -> None:
         ("papo-cloud ingest x2", 2),
     ):
         print(f"{label:34} {rates[key]:10.0f} {rates[key] / rates[0]:9.1f}")
+    print(f"\nWith 1 % poison items (one ingestor): {poison_rate:.0f} items/s vs {rates[1]:.0f} clean "
+          f"= {poison_rate / rates[1]:.2f}x (goal >= 0.8x); valid turns lost: {valid_lost}")  # fmt: skip
     print(f"\nDrain of a 10,000-turn offline backlog (one device, one ingestor): {drain_s:.2f} s "
           f"({10_000 / drain_s:.0f} turns/s)")  # fmt: skip
     print(f"\n{devices} devices, telemetry + one turn every 10 s each: {fleet['messages_per_s']:.0f} msg/s; "
@@ -354,6 +407,7 @@ def main() -> None:
         "ingest_per_s_1": round(rates[1]), "ingest_per_s_2": round(rates[2]),
         "speedup_vs_naive": round(rates[1] / rates[0], 1), "drain_10k_s": round(drain_s, 2),
         "p99_commit_ms": round(fleet["p99_commit_ms"], 1),
+        "poison_ingest_ratio": round(poison_rate / rates[1], 2), "valid_lost": valid_lost,
     }))  # fmt: skip
 
 

@@ -70,7 +70,7 @@ def create_app(settings: Settings, open_source: Callable[[], FrameSource] | None
     return Litestar(
         route_handlers=[HealthController],
         lifespan=[pipeline_lifespan],
-        state=State({"voice": voice, "store": store, "fleet": link}),
+        state=State({"voice": voice, "store": store, "fleet": link, "companion_wanted": settings.conversation.enabled}),
         logging_config=None,  # papo's structured key=value logging (system/logging.py), not Litestar's default
     )
 

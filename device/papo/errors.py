@@ -25,3 +25,7 @@ class ModelError(PapoError):
 
 class StoreError(PapoError):
     """The on-device store cannot be opened or written."""
+
+
+class StoreFullError(StoreError):
+    """The disk under the store is full: nothing new can be written until space is freed."""

@@ -8,13 +8,24 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psutil
-from pydantic import ValidationError
 
 from papo import __version__
-from papo.errors import PapoError
-from papo.settings import Settings, fleet_settings_path, live_keys, load_settings
+from papo.errors import ModelError, PapoError
+from papo.models.manifest import load_manifest
+from papo.models.provision import installed
+from papo.settings import (
+    Settings,
+    dotted_keys,
+    fleet_problems,
+    fleet_settings_path,
+    fleet_version_path,
+    live_keys,
+    load_settings,
+    local_keys,
+)
 from papo_sync.device.agent import AgentConfig, OutboxSource, SyncAgent
 from papo_sync.protocol import (
     Command,
@@ -29,11 +40,6 @@ from papo_sync.protocol import (
 log = logging.getLogger(__name__)
 
 CommandHandler = Callable[[Command], CommandResult]
-
-
-def fleet_version_path(state_dir: Path) -> Path:
-    """The version of the fleet's desired settings last kept in `state_dir` (reported as applied at start)."""
-    return fleet_settings_path(state_dir).with_name("fleet-version")
 
 
 def changed_keys(old: Settings, new: Settings) -> list[str]:
@@ -61,34 +67,64 @@ def next_session(state_dir: Path) -> int:
     return last + 1
 
 
-# The fleet may not move the device's data, its link, or what it keeps of what it hears (privacy).
-DEVICE_ONLY = ("state_dir", "sync", "privacy")
+# The model the kokoro TTS engine voices with.
+_KOKORO = "kokoro-82m"
+
+
+def _wanted_models(settings: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(key, model name, kind) for each model the fleet's settings choose."""
+    stt, tts = settings.get("stt", {}), settings.get("tts", {})
+    wanted = [("stt.model", stt["model"], "stt")] if "model" in stt else []
+    if tts.get("engine") == "kokoro":
+        wanted.append(("tts.engine", _KOKORO, "voicegen"))
+    if tts.get("engine") == "piper" and tts.get("voice"):
+        wanted.append(("tts.voice", tts["voice"], "tts"))
+    return wanted
+
+
+def model_problems(settings: dict[str, Any]) -> list[str]:
+    """Why the models the fleet's settings choose cannot run here: unknown, of another kind, or not installed."""
+    problems = []
+    for key, name, kind in _wanted_models(settings):
+        try:
+            entry = load_manifest().get(name)
+        except ModelError:
+            problems.append(f"{key}: {name} is not a model of this device")
+            continue
+        if entry.kind != kind or entry.unavailable or not installed(entry):
+            problems.append(f"{key}: {name} is not an installed {kind} model")
+    return problems
+
+
+def _refused(version: int, problems: list[str]) -> ReportedState:
+    reason = "; ".join(problems)
+    log.warning("fleet settings refused", extra={"version": version, "reason": reason})
+    return ReportedState(version=version, accepted=False, reason=reason[:500])
 
 
 def apply_desired(desired: DesiredState, state_dir: Path) -> ReportedState:
-    """Validate the fleet's settings against Settings; keep them in `state_dir` (for the next start) or refuse."""
+    """Check the fleet's settings (fleet_problems, installed models); keep them in `state_dir` or refuse them.
+
+    The kept file is replaced only by a whole valid one, so it stays the last known-good. An accepted report
+    names, in `reason`, the keys the device's owner holds locally (they win over the fleet's).
+    """
     path = fleet_settings_path(state_dir)
     try:
         current = json.loads(path.read_text()) if path.exists() else {}
     except (OSError, ValueError):
         current = {}
-    candidate = merge_settings(current, desired.settings)
-    if any(key in candidate for key in DEVICE_ONLY):
-        return ReportedState(
-            version=desired.version, accepted=False, reason=f"{', '.join(DEVICE_ONLY)} are set on the device only"
-        )
-    try:
-        Settings.model_validate(candidate)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        return ReportedState(version=desired.version, accepted=False, reason=f"{where}: {first['msg']}")
+    candidate = merge_settings(current if isinstance(current, dict) else {}, desired.settings)
+    problems = fleet_problems(candidate) or model_problems(candidate)
+    if problems:
+        return _refused(desired.version, problems)
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(candidate, indent=2))
     temporary.replace(path)
     fleet_version_path(state_dir).write_text(str(desired.version))
-    log.info("fleet settings kept", extra={"version": desired.version})
-    return ReportedState(version=desired.version, settings=candidate, accepted=True)
+    held = sorted(dotted_keys(candidate) & local_keys())
+    reason = f"held locally (the device's settings win): {', '.join(held)}"[:500] if held else None
+    log.info("fleet settings kept", extra={"version": desired.version, "held_locally": ",".join(held)})
+    return ReportedState(version=desired.version, settings=candidate, accepted=True, reason=reason)
 
 
 def _temperature() -> float | None:

@@ -2,7 +2,8 @@
 
 What was not said to Papo (no wake word, outside the follow-up window) stays in memory: the companion checks it
 for signs of trouble, then it is dropped (no turn, no outbox row, no words in the log), unless the household set
-`privacy.keep_unaddressed`.
+`privacy.keep_unaddressed`. What is kept is stored by the companion after its wellbeing rules and any urgent
+answer (so a failing store never silences an emergency); without a companion, here.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from enum import StrEnum
 from papo.audio import FRAME_SAMPLES, SAMPLE_RATE
 from papo.audio.sources import FrameSource, open_microphone
 from papo.conversation.runtime import ConversationRuntime, ConversationState
-from papo.conversation.turn import Admitted, admit
+from papo.conversation.turn import Admitted, decide, keep
 from papo.engine import SpeechEngine, load_engine
 from papo.errors import AudioInputError, NoAudioInputError, PapoError
 from papo.listener import Listener, PendingUtterance
@@ -187,14 +188,16 @@ class VoiceService:
         log.debug("heard words", extra=fields(text=heard.heard.text))
         if self._companion_on():
             await self._answer(heard)
+        else:
+            await asyncio.to_thread(keep, heard.heard, self._store)
 
     def _hear(self, engine: SpeechEngine, pending: PendingUtterance) -> Admitted | None:
-        """The utterance, stored only if it was said to Papo (or the household keeps all); None if it held no words."""
+        """The utterance and whether it is kept (said to Papo, or the household keeps all); None if it held no words."""
         new = engine.heard(pending)
         if new is None:
             return None
         companion = self.conversation.companion if self._companion_on() and self.conversation is not None else None
-        return admit(new, "mic", pending.eos_monotonic, self._store, self._settings, companion)
+        return decide(new, "mic", pending.eos_monotonic, self._settings, companion)
 
     async def _answer(self, heard: Admitted) -> None:
         assert self.conversation is not None

@@ -1,26 +1,33 @@
-"""The one Settings model: arguments, PAPO_* variables, the fleet's desired settings, the TOML file, defaults."""
+"""The one Settings model: arguments, PAPO_* variables, the TOML file, the fleet's desired settings, defaults."""
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import re
 import shlex
 import stat
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 from pydantic.config import JsonDict
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
-    JsonConfigSettingsSource,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
 
 from papo.errors import ConfigError
+from papo.system.logging import fields
+
+log = logging.getLogger(__name__)
 
 SYSTEM_CONFIG_PATH = Path("/etc/papo/papo.toml")
 
@@ -41,40 +48,70 @@ def fleet_settings_path(state_dir: Path) -> Path:
     return state_dir / "fleet-settings.json"
 
 
+def fleet_version_path(state_dir: Path) -> Path:
+    """The version of the fleet's desired settings last kept in `state_dir` (reported as applied at start)."""
+    return fleet_settings_path(state_dir).with_name("fleet-version")
+
+
 def config_path() -> Path:
     """Return the TOML file settings are read from: $PAPO_CONFIG, else /etc/papo/papo.toml."""
     return Path(os.environ.get("PAPO_CONFIG") or SYSTEM_CONFIG_PATH)
 
 
 class FleetSettingsSource(PydanticBaseSettingsSource):
-    """The fleet's desired settings: `fleet-settings.json` in the state directory the other sources name.
+    """The fleet's desired settings: `fleet-settings.json` in the state directory the stronger sources name.
 
-    The state directory is taken from the stronger sources (arguments, PAPO_* variables: `current_state`), else
-    from the weaker TOML file, else the default, so the file is found where `Settings.state_dir` will point.
+    The owner's sources (arguments, PAPO_* variables, the TOML file: `current_state`) are stronger, so they name
+    the state directory (else the default) and win key by key. A file that does not load or that the fleet may not
+    set (`fleet_problems`) is set aside, with one warning, and the settings are built without it: never a stop.
     """
-
-    def __init__(self, settings_cls: type[BaseSettings], toml: PydanticBaseSettingsSource) -> None:
-        super().__init__(settings_cls)
-        self._toml = toml
 
     def state_dir(self) -> Path:
         """The state directory the settings being built will have."""
-        for values in (self.current_state, self._toml()):
-            if values.get("state_dir") is not None:
-                return Path(values["state_dir"])
-        return default_state_dir()
+        value = self.current_state.get("state_dir")
+        return default_state_dir() if value is None else Path(value)
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         """Unused: the file is read whole in `__call__`."""
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        """The kept desired settings, or nothing when the fleet has set none."""
-        return JsonConfigSettingsSource(self.settings_cls, json_file=fleet_settings_path(self.state_dir()))()
+        """The kept desired settings; nothing when the fleet has set none or the file was set aside."""
+        path = fleet_settings_path(self.state_dir())
+        if not path.exists():
+            return {}
+        try:
+            values = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            problems = [f"unreadable: {exc}"]
+        else:
+            problems = fleet_problems(values)
+        if not problems:
+            return dict(values)
+        _set_aside(path, "; ".join(problems))
+        return {}
+
+
+def _set_aside(path: Path, reason: str) -> None:
+    """Rename the fleet file (and its version) with a timestamp, so the device starts without it; warn once."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    aside = path.with_name(f"{path.name}.set-aside-{stamp}")
+    try:
+        path.replace(aside)
+        version = fleet_version_path(path.parent)
+        if version.exists():
+            version.replace(version.with_name(f"{version.name}.set-aside-{stamp}"))
+    except OSError as exc:
+        aside = path
+        reason = f"{reason}; it could not be moved: {exc.strerror}"
+    log.warning("fleet settings set aside; starting without them", extra=fields(path=str(aside), reason=reason))
 
 
 # Marks a field the running daemon applies at once (a fleet change to it needs no restart); see live_keys().
 LIVE: JsonDict = {"live": True}
+# Marks a field the fleet may set (desired state); every other key is the device's own; see fleet_keys().
+FLEET: JsonDict = {"fleet": True}
+LIVE_FLEET: JsonDict = LIVE | FLEET
 
 
 class Section(BaseModel):
@@ -112,9 +149,9 @@ class VadSettings(Section):
 class SttSettings(Section):
     """How speech becomes text: faster-whisper (CTranslate2, int8)."""
 
-    model: Literal["whisper-base", "whisper-tiny-en"] = "whisper-base"
-    language: Language = "pt"
-    beam_size: int = Field(default=1, ge=1, le=5)
+    model: Literal["whisper-base", "whisper-tiny-en"] = Field(default="whisper-base", json_schema_extra=FLEET)
+    language: Language = Field(default="pt", json_schema_extra=FLEET)
+    beam_size: int = Field(default=1, ge=1, le=5, json_schema_extra=FLEET)
     threads: int = Field(default=2, ge=1, le=16)
     short_window: bool = Field(default=True, description="Encode only the utterance, not a 30 s window")
     window_margin_s: float = Field(default=1.5, ge=0.2, le=5.0)
@@ -178,40 +215,46 @@ class TtsSettings(Section):
     """How the companion speaks."""
 
     engine: Literal["espeak", "piper", "kokoro"] = Field(
-        default="espeak", description="espeak: espeak-ng (instant, robotic); piper or kokoro: neural voices"
-    )
+        default="espeak", description="espeak: espeak-ng (instant, robotic); piper or kokoro: neural voices",
+        json_schema_extra=FLEET,
+    )  # fmt: skip
     voice: str | None = Field(
-        default=None, description="espeak-ng voice, Piper model or Kokoro voice; default: by language"
+        default=None, description="espeak-ng voice, Piper model or Kokoro voice; default: by language",
+        json_schema_extra=FLEET,
+    )  # fmt: skip
+    rate_wpm: int = Field(
+        default=160, ge=80, le=400, description="espeak-ng speaking speed, words per minute", json_schema_extra=FLEET
     )
-    rate_wpm: int = Field(default=160, ge=80, le=400, description="espeak-ng speaking speed, words per minute")
 
 
 class ConversationSettings(Section):
     """How the companion talks and what it keeps."""
 
     enabled: bool = Field(default=True, description="Answer aloud (off: only listen and write down)")
-    language: Literal["pt", "en"] = "pt"
-    companion_name: str = Field(default="Papo", min_length=1, max_length=40, json_schema_extra=LIVE)
+    language: Literal["pt", "en"] = Field(default="pt", json_schema_extra=FLEET)
+    companion_name: str = Field(default="Papo", min_length=1, max_length=40, json_schema_extra=LIVE_FLEET)
     history_turns: int = Field(
-        default=6, ge=0, le=40, description="Earlier turns of the conversation in the prompt", json_schema_extra=LIVE
-    )
+        default=6, ge=0, le=40, description="Earlier turns of the conversation in the prompt",
+        json_schema_extra=LIVE_FLEET,
+    )  # fmt: skip
     memories_in_prompt: int = Field(
-        default=4, ge=0, le=20, description="Recalled memories in the prompt", json_schema_extra=LIVE
+        default=4, ge=0, le=20, description="Recalled memories in the prompt", json_schema_extra=LIVE_FLEET
     )
     wake_words: list[str] = Field(
         default=["papo"], description="The daemon answers speech naming one of these (empty: answers everything)",
-        json_schema_extra=LIVE,
+        json_schema_extra=LIVE_FLEET,
     )  # fmt: skip
     follow_up_s: float = Field(
-        default=20.0, ge=0, le=600, description="Replies within this window need no wake word", json_schema_extra=LIVE
-    )
+        default=20.0, ge=0, le=600, description="Replies within this window need no wake word",
+        json_schema_extra=LIVE_FLEET,
+    )  # fmt: skip
     anticipate: bool = Field(
-        default=True, description="Start writing the answer at the first pause in speech", json_schema_extra=LIVE
+        default=True, description="Start writing the answer at the first pause in speech", json_schema_extra=LIVE_FLEET
     )
     crew: bool = Field(default=True, description="Run the CrewAI post-turn crew (memory and wellbeing review)")
     review_after_idle_s: float = Field(
         default=15.0, ge=0, le=3600, description="The crew reviews turns once the conversation pauses this long",
-        json_schema_extra=LIVE,
+        json_schema_extra=LIVE_FLEET,
     )  # fmt: skip
 
 
@@ -229,6 +272,12 @@ class SyncSettings(Section):
     tls_key: Path | None = None
     telemetry_every_s: float = Field(default=60.0, ge=1, le=3600)
     batch_items: int = Field(default=200, ge=1, le=500)
+    outbox_max_rows: int = Field(
+        default=20_000, ge=100, description="Rows kept while the cloud is away; beyond, the oldest turns are dropped"
+    )
+    outbox_max_mb: float = Field(
+        default=50.0, gt=0, le=10_000, description="Payload kept while the cloud is away; beyond, the oldest turns go"
+    )
 
     @model_validator(mode="after")
     def _secrets_are_private(self) -> SyncSettings:
@@ -271,8 +320,9 @@ class Settings(BaseSettings):
     state_dir: Path = Field(default_factory=default_state_dir)
     device_id: str = Field(default="papo-local", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
-        default="info", description="debug also logs what people say and what the companion answers; info never does"
-    )
+        default="info", description="debug also logs what people say and what the companion answers; info never does",
+        json_schema_extra=FLEET,
+    )  # fmt: skip
     audio: AudioSettings = AudioSettings()
     vad: VadSettings = VadSettings()
     stt: SttSettings = SttSettings()
@@ -294,9 +344,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Order the sources: explicit arguments, PAPO_* variables, the fleet's desired settings, the TOML file."""
+        """Order the sources: arguments, PAPO_* variables, the TOML file (the owner's), the fleet's desired settings."""
         toml = TomlConfigSettingsSource(settings_cls, toml_file=config_path())
-        return init_settings, env_settings, FleetSettingsSource(settings_cls, toml), toml
+        return init_settings, env_settings, toml, FleetSettingsSource(settings_cls)
 
     @property
     def models_dir(self) -> Path:
@@ -324,20 +374,91 @@ class Settings(BaseSettings):
         return self.state_dir / "papo.sqlite3"
 
 
-def _applies_live(field: FieldInfo) -> bool:
+def _marked(field: FieldInfo, marker: str) -> bool:
     extra = field.json_schema_extra
-    return isinstance(extra, dict) and extra.get("live") is True
+    return isinstance(extra, dict) and extra.get(marker) is True
+
+
+def _keys_marked(marker: str) -> frozenset[str]:
+    keys = {name for name, field in Settings.model_fields.items() if _marked(field, marker)}
+    for name, field in Settings.model_fields.items():
+        section = field.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            keys |= {f"{name}.{key}" for key, item in section.model_fields.items() if _marked(item, marker)}
+    return frozenset(keys)
 
 
 @cache
 def live_keys() -> frozenset[str]:
     """The dotted keys (`section.key`) the running daemon applies at once: the fields marked LIVE."""
-    keys = {name for name, field in Settings.model_fields.items() if _applies_live(field)}
-    for name, field in Settings.model_fields.items():
-        section = field.annotation
-        if isinstance(section, type) and issubclass(section, BaseModel):
-            keys |= {f"{name}.{key}" for key, item in section.model_fields.items() if _applies_live(item)}
-    return frozenset(keys)
+    return _keys_marked("live")
+
+
+@cache
+def fleet_keys() -> frozenset[str]:
+    """The dotted keys (`section.key`) the fleet may set: the fields marked FLEET; all others are the device's."""
+    return _keys_marked("fleet")
+
+
+def dotted_keys(values: dict[str, Any]) -> set[str]:
+    """The keys a settings mapping sets, dotted (`section.key`); a section given as a non-mapping is one key."""
+    keys = set()
+    for name, value in values.items():
+        keys |= {f"{name}.{key}" for key in value} if isinstance(value, dict) else {name}
+    return keys
+
+
+# A fleet may not widen who the companion answers: at least one wake word, each of this many letters or more.
+_WAKE_WORD_LETTERS = 3
+# Names passed to the speech engines as they are: no option-like or path-like values from the fleet.
+_VOICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
+
+
+@cache
+def _plain_settings() -> type[BaseModel]:
+    """Settings' fields as a plain model: validates given values alone (Settings itself also reads its sources)."""
+    fields: dict[str, Any] = {name: (field.annotation, field) for name, field in Settings.model_fields.items()}
+    return create_model("FleetSettings", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+def _wake_word_letters(word: object) -> int:
+    return sum(c.isalnum() for c in word) if isinstance(word, str) else 0
+
+
+def fleet_problems(values: object) -> list[str]:
+    """Why the fleet may not set `values` (keys outside fleet_keys(), a widened wake, invalid values); [] if it may."""
+    if not isinstance(values, dict):
+        return [f"the fleet's settings must be an object, not {type(values).__name__}"]
+    refused = sorted(dotted_keys(values) - fleet_keys())
+    if refused:
+        return [f"not settable by the fleet (set on the device only): {', '.join(refused)}"]
+    problems = []
+    conversation, tts = values.get("conversation", {}), values.get("tts", {})
+    wake_words = conversation.get("wake_words", ["papo"])
+    short = isinstance(wake_words, list) and any(_wake_word_letters(w) < _WAKE_WORD_LETTERS for w in wake_words)
+    if isinstance(wake_words, list) and not wake_words:
+        problems.append("conversation.wake_words: the fleet may not empty them (the device would answer everything)")
+    elif short:
+        problems.append(f"conversation.wake_words: each needs {_WAKE_WORD_LETTERS} letters or more")
+    voice = tts.get("voice")
+    if isinstance(voice, str) and not _VOICE.match(voice):
+        problems.append("tts.voice: a voice or model name (letters, digits, _ . + -)")
+    if values.get("log_level") == "debug":
+        problems.append("log_level: debug logs what people say; only the device's owner may turn it on")
+    try:
+        _plain_settings().model_validate(values)
+    except ValidationError as exc:
+        problems += [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+    return problems
+
+
+def local_keys() -> frozenset[str]:
+    """The dotted keys the device's owner sets (PAPO_* variables, the TOML file): these win over the fleet's."""
+    try:
+        sources = (EnvSettingsSource(Settings)(), TomlConfigSettingsSource(Settings, toml_file=config_path())())
+    except (OSError, ValueError):
+        return frozenset()
+    return frozenset(key for values in sources for key in dotted_keys(values))
 
 
 def _describe(error: dict[str, object]) -> str:

@@ -13,6 +13,7 @@ from papo import _native
 from papo.cache import AudioCache, open_cache
 from papo.settings import Settings
 from papo.store import Store
+from papo.store.outbox import OutboxCap
 
 if TYPE_CHECKING:
     from papo.audio.recorder import RecordingSpeaker
@@ -61,7 +62,12 @@ class Wiring:
         if self._store is None:
             settings = self.settings
             self._store = self._stack.enter_context(
-                Store(settings.store_path, settings.device_id, settings.store.conversation_idle_s)
+                Store(
+                    settings.store_path,
+                    settings.device_id,
+                    settings.store.conversation_idle_s,
+                    OutboxCap.of(settings.sync),
+                )
             )
         return self._store
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import ssl
 import uuid
@@ -44,3 +45,23 @@ def disable_nagle(client: Any) -> None:
     sock = client.socket()
     if isinstance(sock, socket.socket):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this machine only (localhost, 127.0.0.0/8 or ::1)."""
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def plaintext_refusal(host: str, port: int, tls_ca: Path | None, setting: str = "sync.tls_ca") -> str | None:
+    """Why a connection to `host` must not be made (plaintext to another machine), or None when it may."""
+    if tls_ca is not None or is_loopback(host):
+        return None
+    return (
+        f"refusing to connect to the broker {host}:{port} without TLS: set {setting} to the CA bundle that signed "
+        "the broker's certificate (plaintext is only allowed to a broker on this machine, 127.0.0.1)"
+    )

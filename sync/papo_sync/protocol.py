@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 PROTOCOL_VERSION: Literal[1] = 1
 TOPIC_ROOT = "papo/v1"
 MAX_TEXT_CHARS = 4000
 MAX_BATCH_ITEMS = 500
-MAX_PAYLOAD_BYTES = 1_000_000
+MAX_PAYLOAD_BYTES = 1_000_000  # of one MQTT payload the cloud accepts (the broker refuses packets over 2 MB)
 INGEST_GROUP = "ingest"
 
 _ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -22,6 +24,35 @@ TurnId = Annotated[str, Field(min_length=1, max_length=64)]
 # what the cloud's integer columns hold: a larger number would fail the whole ingest round, not just its message
 MAX_BIGINT = 2**63 - 1
 MAX_INT = 2**31 - 1
+_BATCH_ENVELOPE_BYTES = 256  # `{"schema_version":1,"device_id":…,"batch_id":…,"items":[]}` with ids at their limits
+
+
+def valid_id(value: str) -> bool:
+    """Whether `value` can be a tenant or device id (what topics carry and the cloud's id columns hold)."""
+    return 1 <= len(value) <= 64 and all(c.isascii() and (c.isalnum() or c in "_-") for c in value)
+
+
+def _json_safe(value: Any) -> bool:
+    """Whether a JSON value can be stored as PostgreSQL JSONB: no NUL character, no NaN or infinity, at any depth."""
+    if isinstance(value, str):
+        return "\x00" not in value
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_json_safe(k) and _json_safe(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(_json_safe(v) for v in value)
+    return True
+
+
+def _storable(value: dict[str, Any]) -> dict[str, Any]:
+    if not _json_safe(value):
+        raise ValueError("holds a NUL character, NaN or infinity, which cannot be stored")
+    return value
+
+
+JsonObject = Annotated[dict[str, Any], AfterValidator(_storable)]
+"""A free-form JSON object on the wire (settings, command arguments): NUL-free and finite, as JSONB needs."""
 
 
 def device_prefix(tenant: str, device_id: str) -> str:
@@ -99,7 +130,7 @@ def merge_settings(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, A
 class WireModel(BaseModel):
     """Base of every payload: strict about unknown fields and frozen once built."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class StageTimings(WireModel):
@@ -166,13 +197,48 @@ class OutboxItem(WireModel):
     tombstone: Tombstone | None = None
 
 
-class SyncBatch(WireModel):
-    """A device's batch of outbox rows (QoS 1 on `sync/up`)."""
+class _BatchHead(WireModel):
+    """What identifies a batch: its device and its id."""
 
     schema_version: Literal[1] = PROTOCOL_VERSION
     device_id: DeviceId
     batch_id: MessageId
+
+
+class SyncBatch(_BatchHead):
+    """A device's batch of outbox rows (QoS 1 on `sync/up`), at most MAX_BATCH_ITEMS and MAX_PAYLOAD_BYTES."""
+
     items: list[OutboxItem] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+
+
+class BatchEnvelope(_BatchHead):
+    """A batch read with its items unchecked: how the cloud rejects bad items one by one and keeps the rest."""
+
+    items: list[Any] = Field(min_length=1)
+
+
+def wire_bytes(model: BaseModel) -> int:
+    """The size in bytes of `model`'s wire JSON (what `model_dump_json()` publishes)."""
+    return len(model.model_dump_json().encode())
+
+
+def split_items(
+    items: Sequence[OutboxItem], max_bytes: int = MAX_PAYLOAD_BYTES, max_items: int = MAX_BATCH_ITEMS
+) -> list[list[OutboxItem]]:
+    """Cut `items` (in order) into runs that each make a SyncBatch the cloud accepts (items and bytes).
+
+    An item too large for any batch goes alone: the cloud rejects it with the reason and the device drops it.
+    """
+    runs: list[list[OutboxItem]] = []
+    size = 0
+    for item in items:
+        grown = wire_bytes(item) + 1  # and its comma
+        if not runs or len(runs[-1]) >= max_items or size + grown > max_bytes - _BATCH_ENVELOPE_BYTES:
+            runs.append([])
+            size = 0
+        runs[-1].append(item)
+        size += grown
+    return runs
 
 
 class Rejected(WireModel):
@@ -193,8 +259,8 @@ class SyncAck(WireModel):
 
     schema_version: Literal[1] = PROTOCOL_VERSION
     batch_id: MessageId
-    acked: list[MessageId] = Field(default_factory=list)
-    rejected: list[Rejected] = Field(default_factory=list)
+    acked: list[MessageId] = Field(default_factory=list, max_length=MAX_BATCH_ITEMS)
+    rejected: list[Rejected] = Field(default_factory=list, max_length=MAX_BATCH_ITEMS)
     erased: list[MessageId] = Field(
         default_factory=list, max_length=MAX_BATCH_ITEMS, description="Tombstone rows whose erasure is complete"
     )
@@ -234,7 +300,7 @@ class DesiredState(WireModel):
 
     schema_version: Literal[1] = PROTOCOL_VERSION
     version: int = Field(ge=1, le=MAX_INT)
-    settings: dict[str, Any]
+    settings: JsonObject
 
 
 class ReportedState(WireModel):
@@ -242,10 +308,10 @@ class ReportedState(WireModel):
 
     schema_version: Literal[1] = PROTOCOL_VERSION
     version: int = Field(ge=0, le=MAX_INT)
-    settings: dict[str, Any] = Field(default_factory=dict)
+    settings: JsonObject = Field(default_factory=dict)
     accepted: bool = True
     reason: str | None = Field(default=None, max_length=500)
-    restart_needed: list[str] = Field(
+    restart_needed: list[Annotated[str, Field(max_length=200)]] = Field(
         default_factory=list, max_length=200, description="Accepted keys that take effect at the next start"
     )
 
@@ -266,7 +332,7 @@ class Command(WireModel):
     schema_version: Literal[1] = PROTOCOL_VERSION
     command_id: MessageId
     name: CommandName
-    args: dict[str, Any] = Field(default_factory=dict)
+    args: JsonObject = Field(default_factory=dict)
     expires_at: datetime | None = None
 
 
@@ -277,4 +343,4 @@ class CommandResult(WireModel):
     command_id: MessageId
     ok: bool
     detail: str = Field(default="", max_length=2000)
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: JsonObject = Field(default_factory=dict)

@@ -8,11 +8,14 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
-from papo_sync.cloud.broker import write_broker_files
+from papo_sync.cloud.broker import BrokerFiles, Listener, Role, TlsFiles, write_broker_files
 from support.wait import wait_until
 
 CLOUD_USERS = {"ingest": "ingest-secret", "fleet": "fleet-secret"}
+CLOUD_ROLES = {"ingest": Role.INGEST, "fleet": Role.FLEET}
+TENANT = "acme"  # the tenant of the devices a Broker is given as a list
 
 
 def free_port() -> int:
@@ -30,13 +33,19 @@ def device_password(device_id: str) -> str:
 class Broker:
     """Start, stop and restart a real mosquitto."""
 
-    def __init__(self, directory: Path, devices: list[str], tls: tuple[Path, Path, Path] | None = None) -> None:
+    def __init__(
+        self, directory: Path, devices: list[str] | dict[str, str], tls: tuple[Path, Path, Path] | None = None
+    ) -> None:
+        """`devices`: their ids (tenant `TENANT`) or id → tenant; `tls`: (ca, cert, key) for a TLS listener."""
         if shutil.which("mosquitto") is None:
             raise RuntimeError("mosquitto is not installed; `make test` installs it")
         self.port = free_port()
-        users = {**CLOUD_USERS, **{d: device_password(d) for d in devices}}
+        tenants = devices if isinstance(devices, dict) else dict.fromkeys(devices, TENANT)
+        users = {**CLOUD_USERS, **{d: device_password(d) for d in tenants}}
         run_as = "root" if os.geteuid() == 0 else os.environ.get("USER", "mosquitto")  # it must read these files
-        self.config = write_broker_files(directory, self.port, users, list(CLOUD_USERS), run_as=run_as, tls=tls)
+        listener = Listener(port=self.port, tls=None if tls is None else TlsFiles(ca=tls[0], cert=tls[1], key=tls[2]))
+        self.config = write_broker_files(directory, [listener], users, CLOUD_ROLES, tenants, run_as=run_as)
+        self.files = BrokerFiles(directory)
         self.log = directory / "mosquitto.log"
         self._process: subprocess.Popen[bytes] | None = None
         self.start()
@@ -45,6 +54,7 @@ class Broker:
         """Start mosquitto and wait until it accepts connections."""
         with self.log.open("ab") as log:
             self._process = subprocess.Popen(["mosquitto", "-c", str(self.config)], stdout=log, stderr=log)
+        self.files.pid_file.write_text(f"{self._process.pid}\n")  # mosquitto writes it only as a daemon
         wait_until(self._accepting, 10, "mosquitto to accept connections")
 
     def _accepting(self) -> bool:
@@ -118,3 +128,12 @@ def make_tls(directory: Path) -> tuple[Path, Path, Path]:
         str(extensions),
     )
     return ca, cert, key
+
+
+def enrol(connection: Any, tenants: dict[str, str]) -> None:
+    """Record each device's tenant in the cloud database, as `papo-cloud devices add` does (the ingestor checks it)."""
+    for device_id, tenant in tenants.items():
+        connection.execute(
+            "INSERT INTO enrolment (device_id, tenant, enrolled_at) VALUES (%s, %s, now()) ON CONFLICT DO NOTHING",
+            (device_id, tenant),
+        )

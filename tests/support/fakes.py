@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from papo.audio import FRAME_SAMPLES
 from papo.speech.stt import Transcript
+from papo_sync.protocol import OutboxItem
 
 SILENCE, SPEECH, MAYBE = 0.05, 0.9, 0.4  # below the end threshold, above the start one, between the two (defaults)
 
@@ -84,3 +85,19 @@ class PauseRecorder:
 
     def on_resume(self) -> None:
         self.events.append("resume")
+
+
+class EmptyOutbox:
+    """An OutboxSource with nothing to send."""
+
+    def pending(self, limit: int, exclude: set[str]) -> list[OutboxItem]:
+        return []
+
+    def delete(self, msg_ids: list[str]) -> int:
+        return 0
+
+    def depth(self) -> int:
+        return 0
+
+    def confirm_erasures(self, msg_ids: list[str]) -> int:
+        return 0

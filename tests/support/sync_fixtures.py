@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 # The cloud side is imported inside the fixtures: collecting the fast tier loads neither it nor its drivers.
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+TENANT = "acme"  # the tenant of the `broker` fixture's devices (support.broker.TENANT)
+ENROLLED = ("dev-1", "dev-2")
 
 
 @pytest.fixture(scope="session")
@@ -44,11 +46,14 @@ def database() -> Iterator[str]:
 def db(database: str) -> Iterator[psycopg.Connection[Any]]:
     import psycopg
 
+    from support.broker import enrol
+
     with psycopg.connect(database, autocommit=True) as connection:
         connection.execute(
             "TRUNCATE turn, wellbeing_event, tombstone, dead_letter, device, desired_state, reported_state, "
-            "device_command"
+            "device_command, enrolment"
         )
+        enrol(connection, dict.fromkeys(ENROLLED, TENANT))  # the devices of the `broker` fixture, in its tenant
         yield connection
 
 
@@ -56,7 +61,7 @@ def db(database: str) -> Iterator[psycopg.Connection[Any]]:
 def broker(tmp_path: Path) -> Iterator[Broker]:
     from support.broker import Broker
 
-    running = Broker(tmp_path / "broker", ["dev-1", "dev-2"])
+    running = Broker(tmp_path / "broker", dict.fromkeys(ENROLLED, TENANT))
     yield running
     running.stop()
 

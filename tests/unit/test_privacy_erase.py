@@ -291,6 +291,18 @@ def test_the_fleets_delete_history_checks_its_arguments_and_erases_everything(st
     assert store.erasures.unscrubbed() == [] and _files_holding(state_dir, MARKER) == []
 
 
+def test_an_erasure_also_removes_a_damaged_store_set_aside(store: Store, state_dir: Path) -> None:
+    set_aside = [
+        state_dir / "papo.sqlite3.corrupt-20261130T080000Z",
+        state_dir / "papo.sqlite3.corrupt-20261130T080000Z-wal",
+    ]
+    for path in set_aside:
+        path.write_bytes(f"Papo, meu gato se chama {MARKER}".encode())
+    store.erasures.erase_all()
+    _scrubber(store, state_dir, FakeMemory(), FakeCache()).run_pending()
+    assert not any(path.exists() for path in set_aside) and _files_holding(state_dir, MARKER) == []
+
+
 def test_the_fleets_forget_memories_works_without_the_memory_index(store: Store, state_dir: Path) -> None:
     handle = privacy_fleet.forget_memories(store, Scrubber(store, state_dir / "memory", lambda: None, lambda: None))
     assert handle(_command(CommandName.FORGET_MEMORIES)).data == {"memories": 0}

@@ -175,7 +175,7 @@ def make() -> Iterator[Make]:
 
     def build(rows: int = 0, connect: bool = True, **options: Any) -> Rig:
         config_keys = {"batch_items", "window", "ack_timeout_s", "telemetry_every_s"}
-        config = AgentConfig(host="broker", port=1883, tenant=TENANT, device_id=DEVICE,
+        config = AgentConfig(host="127.0.0.1", port=1883, tenant=TENANT, device_id=DEVICE,
                              **{k: v for k, v in options.items() if k in config_keys})  # fmt: skip
         client, outbox, clock = FakeClient(), MemoryOutbox(rows), Clock()
         agent = SyncAgent(

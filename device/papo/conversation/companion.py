@@ -10,6 +10,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from papo.conversation.anticipation import Anticipator
@@ -22,7 +23,7 @@ from papo.conversation.prompt import PastTurn, build_messages
 from papo.conversation.reminders import parse_reminder
 from papo.conversation.replier import Replier
 from papo.conversation.speech_output import SpeechOutput
-from papo.conversation.turn import HeardTurn, TurnContext, TurnOutcome
+from papo.conversation.turn import HeardTurn, TurnContext, TurnOutcome, keep
 from papo.conversation.wake import mentions
 from papo.conversation.wellbeing import WellbeingSign, assess
 from papo.errors import PapoError
@@ -31,6 +32,10 @@ from papo.store import EventSource, Store, companion_turn, utc_now
 from papo.system.logging import fields
 
 log = logging.getLogger(__name__)
+
+
+def _has_words(text: str) -> bool:
+    return bool(text.strip()) and re.search(r"\w{2,}", text) is not None
 
 
 class Companion:
@@ -57,6 +62,8 @@ class Companion:
         self._llm = llm
         self._memory = memory
         self._last_reply_at: float | None = None
+        self._said_unmarked: set[str] = set()  # reminders said whose "spoken" mark could not be stored
+        self.llm_failing = False  # the last reply meant for the LLM got the fallback phrase (reported on /health)
         self._last_conversation_id: str | None = None
         self.anticipator = Anticipator(
             output.voice, llm, self._anticipated_messages, settings.llm.max_tokens, settings.llm.temperature
@@ -72,22 +79,34 @@ class Companion:
         return mentions(text, self._conversation.wake_words)
 
     def respond(self, heard: HeardTurn, addressed: bool = True) -> TurnOutcome:
-        """Handle one utterance: the wellbeing rules always; the reply when addressed, else a check-in on a sign."""
+        """Handle one utterance: the wellbeing rules always; the reply when addressed, else a check-in on a sign.
+
+        An urgent answer (or a check-in) is said before anything is stored; the turn (`heard.unsaved`), the sign
+        and the reply are stored after it, each failure logged and never skipping what follows.
+        """
         started = heard.eos_monotonic if heard.eos_monotonic is not None else time.monotonic()
-        if not heard.text.strip() or not re.search(r"\w{2,}", heard.text):
+        sign = self._rules(heard.text) if _has_words(heard.text) else None
+        if sign is None and (not addressed or not _has_words(heard.text)):
+            keep(heard, self._store)  # kept only if the household keeps everything; nothing to answer
             return TurnOutcome()
-        sign = self._watch(heard)
-        if not addressed:  # nothing was prepared for it: the anticipator asks `addressed` too, at the pause
-            if sign is None:
-                return TurnOutcome()
-            return self._reply(TurnContext(heard, started, sign, None, addressed=False), [])
-        self._reviewer.touch()
-        self._last_conversation_id = heard.conversation_id or self._last_conversation_id
-        reminder = parse_reminder(heard.text, datetime.now().astimezone())
-        turn = TurnContext(heard, started, sign, reminder)
-        memories = self._recall(heard.text)
-        outcome = self._reply(turn, memories)
-        self._reviewer.submit(turn, outcome)
+        turn = TurnContext(heard, started, sign, None, addressed)
+        outcome = TurnOutcome(wellbeing=sign, checked_in=not addressed)
+        first = self._first_answer(sign, addressed)
+        if first is not None:
+            self._say_first(turn, outcome, first)
+        turn = replace(turn, heard=keep(heard, self._store))
+        self._record_sign(sign, turn.heard.turn_id)
+        llm = None
+        if addressed:
+            self._reviewer.touch()
+            self._last_conversation_id = turn.heard.conversation_id or self._last_conversation_id
+        if first is None:
+            turn = replace(turn, reminder=parse_reminder(heard.text, datetime.now().astimezone()))
+            outcome.reminder = turn.reminder
+            llm = self._reply(turn, outcome)
+        self._store_reply(turn, outcome, llm)
+        if addressed:
+            self._reviewer.submit(turn, outcome)
         return outcome
 
     def apply_settings(self, conversation: ConversationSettings) -> None:
@@ -105,12 +124,19 @@ class Companion:
         return self.output.speaking
 
     def speak_due_reminders(self) -> int:
-        """Speak every reminder that is due and mark it spoken; how many."""
-        due = self._store.reminders.due(utc_now())
+        """Speak every reminder that is due and mark it spoken; how many.
+
+        One that cannot be marked (a full disk) is remembered here as said, so it is not repeated every second.
+        """
+        due = [r for r in self._store.reminders.due(utc_now()) if r.id not in self._said_unmarked]
         for reminder in due:
             log.info("reminder due", extra=fields(reminder_id=reminder.id))
             self.output.say(reminder_due(reminder.what, self._language))
-            self._store.reminders.mark_spoken(reminder.id)
+            try:
+                self._store.reminders.mark_spoken(reminder.id)
+            except PapoError as exc:
+                self._said_unmarked.add(reminder.id)
+                log.error("reminder not marked spoken", extra=fields(reminder_id=reminder.id, reason=str(exc)))
         return len(due)
 
     def close(self) -> None:
@@ -118,17 +144,42 @@ class Companion:
         self.anticipator.close()
         self._reviewer.close()
 
-    def _watch(self, heard: HeardTurn) -> WellbeingSign | None:
-        """The wellbeing rules: record a sign (kind, severity, matched phrase only) before anything that can fail."""
-        sign = assess(heard.text)
+    def _rules(self, text: str) -> WellbeingSign | None:
+        """The wellbeing rules (pure: nothing is stored here, so nothing here can fail on a full disk)."""
+        sign = assess(text)
+        if sign is not None:
+            log.warning("wellbeing sign", extra=fields(kind=sign.kind, severity=sign.severity.value))
+        return sign
+
+    def _record_sign(self, sign: WellbeingSign | None, turn_id: str | None) -> None:
+        """Record a sign (kind, severity, matched phrase only); a failure is logged, the turn goes on."""
+        if sign is None:
+            return
+        try:
+            self._store.wellbeing.add(sign.kind, sign.severity, sign.evidence, EventSource.RULES, turn_id)
+        except PapoError as exc:
+            log.error("wellbeing event not stored", extra=fields(kind=sign.kind, reason=str(exc)))
+
+    def _first_answer(self, sign: WellbeingSign | None, addressed: bool) -> str | None:
+        """What must be said before anything is stored: a check-in on a sign overheard, an urgent answer."""
         if sign is None:
             return None
-        log.warning("wellbeing sign", extra=fields(kind=sign.kind, severity=sign.severity.value))
+        if not addressed:  # a sign overheard in speech not said to the companion: ask, claim nothing
+            return CHECK_IN[self._language]
+        return urgent_reply(sign, self._language)
+
+    def _say_first(self, turn: TurnContext, outcome: TurnOutcome, text: str) -> None:
+        """Say an urgent answer; if even that fails, log it and go on storing what was heard."""
         try:
-            self._store.wellbeing.add(sign.kind, sign.severity, sign.evidence, EventSource.RULES, heard.turn_id)
-        except PapoError as exc:  # the spoken answer still comes
-            log.error("wellbeing event not stored", extra=fields(kind=sign.kind, reason=str(exc)))
-        return sign
+            self._replier.say_fixed(turn, outcome, text)
+        except Exception:  # the sign and the turn are still recorded, and the caregiver told
+            log.exception("urgent answer could not be said")
+        self._said(outcome)
+
+    def _said(self, outcome: TurnOutcome) -> None:
+        outcome.reply = " ".join(outcome.spoken_sentences) or None
+        self._last_reply_at = time.monotonic()
+        self._reviewer.touch()
 
     def _recall(self, text: str) -> list[str]:
         memory = self._memory()
@@ -140,36 +191,36 @@ class Companion:
             log.warning("memory recall failed", extra=fields(reason=str(exc)[:200]))
             return []
 
-    def _reply(self, turn: TurnContext, memories: list[str]) -> TurnOutcome:
-        """Speak the answer (fixed for urgent signs and reminders, streamed from the LLM otherwise) and store it."""
-        outcome = TurnOutcome(wellbeing=turn.sign, reminder=turn.reminder, checked_in=not turn.addressed)
+    def _reply(self, turn: TurnContext, outcome: TurnOutcome) -> ChatClient | None:
+        """Say the answer (a reminder's confirmation, or streamed from the LLM); the LLM it came from, if any."""
         llm = self._llm()
-        fixed = self._fixed_reply(turn)
+        fixed = self._reminder_reply(turn)
         if fixed is not None or llm is None:
             self._replier.say_fixed(turn, outcome, fixed or WARMING_UP[self._language])
-        else:
-            concern = None if turn.sign is None else turn.sign.kind
-            heard = turn.heard
-            self._replier.say_llm(
-                turn, outcome, llm,
-                lambda: self._messages(heard.text, heard.conversation_id, memories, concern, heard.turn_id),
-            )  # fmt: skip
-        outcome.reply = " ".join(outcome.spoken_sentences) or None
-        self._last_reply_at = time.monotonic()
-        self._reviewer.touch()
-        self._store_reply(turn, outcome, None if fixed is not None else llm)
-        return outcome
+            self._said(outcome)
+            return None
+        memories = self._recall(turn.heard.text)
+        concern = None if turn.sign is None else turn.sign.kind
+        heard = turn.heard
+        self._replier.say_llm(
+            turn, outcome, llm,
+            lambda: self._messages(heard.text, heard.conversation_id, memories, concern, heard.turn_id),
+        )  # fmt: skip
+        self.llm_failing = outcome.fallback
+        self._said(outcome)
+        return llm
 
-    def _fixed_reply(self, turn: TurnContext) -> str | None:
-        if not turn.addressed:  # a sign overheard in speech not said to the companion: ask, claim nothing
-            return CHECK_IN[self._language]
-        if turn.sign is not None and (urgent := urgent_reply(turn.sign, self._language)) is not None:
-            return urgent
-        if turn.reminder is not None:
+    def _reminder_reply(self, turn: TurnContext) -> str | None:
+        """The confirmation of a reminder asked for, once stored; None if none was asked or it cannot be kept."""
+        if turn.reminder is None:
+            return None
+        try:
             self._store.reminders.add(turn.reminder.what, turn.reminder.due_at, turn.heard.turn_id)
-            now = datetime.now().astimezone()
-            return reminder_confirmation(turn.reminder.what, turn.reminder.due_at.astimezone(), now, self._language)
-        return None
+        except PapoError as exc:  # promise nothing that cannot be kept: the reply comes from the LLM instead
+            log.error("reminder not stored", extra=fields(reason=str(exc)))
+            return None
+        now = datetime.now().astimezone()
+        return reminder_confirmation(turn.reminder.what, turn.reminder.due_at.astimezone(), now, self._language)
 
     def _messages(
         self, text: str, conversation_id: str | None, memories: list[str], concern: str | None, turn_id: str | None

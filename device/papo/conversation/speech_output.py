@@ -37,6 +37,12 @@ class SpeechOutput:
         return self._speaking.is_set()
 
     @property
+    def has_speaker(self) -> bool:
+        """Whether a real output plays what is said (not the stand-in that drops it when there is no speaker)."""
+        present = getattr(self._speaker, "present", None)
+        return bool(present) if present is not None else getattr(self._speaker, "name", "") != "no speaker"
+
+    @property
     def interrupted(self) -> bool:
         """Whether the utterance in progress (or the last one) was cut by the person."""
         return self._interrupted.is_set()

@@ -1,29 +1,42 @@
-"""What flows through one turn of conversation: what was heard, whether it is kept, what the companion did with it."""
+"""What flows through one turn of conversation: what was heard, whether it is kept, what the companion did with it.
+
+Deciding whether an utterance is kept (`decide`) and storing it (`keep`) are two steps, so the companion can say
+an urgent answer before anything is written: a full disk or a broken database never silences "caí, socorro".
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from papo.conversation.reminders import ReminderRequest
 from papo.conversation.wake import mentions
 from papo.conversation.wellbeing import WellbeingSign
+from papo.errors import PapoError
 from papo.settings import Settings
 from papo.store import NewTurn, Store, Turn
+from papo.system.logging import fields
 
 if TYPE_CHECKING:
     from papo.conversation.companion import Companion
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class HeardTurn:
-    """What the person said (its words in memory), the stored turn's ids if it was kept, and when speech ended."""
+    """What the person said (its words in memory), the stored turn's ids if it was kept, and when speech ended.
+
+    `unsaved` is the turn still to be stored (`keep`) when it is to be kept but was not written yet.
+    """
 
     text: str
     source: str
     turn_id: str | None = None
     conversation_id: str | None = None
     eos_monotonic: float | None = None
+    unsaved: NewTurn | None = None
 
     @classmethod
     def stored(cls, turn: Turn, source: str, eos_monotonic: float | None) -> HeardTurn:
@@ -40,14 +53,14 @@ class Admitted:
 
     @property
     def kept(self) -> bool:
-        """Whether it was stored as a turn."""
-        return self.heard.turn_id is not None
+        """Whether it was (or is to be) stored as a turn."""
+        return self.heard.turn_id is not None or self.heard.unsaved is not None
 
 
-def admit(
-    new: NewTurn, source: str, eos_monotonic: float, store: Store, settings: Settings, companion: Companion | None
+def decide(
+    new: NewTurn, source: str, eos_monotonic: float, settings: Settings, companion: Companion | None
 ) -> Admitted:
-    """Decide whether `new` was said to Papo and store it only then (or when the household keeps everything).
+    """Decide whether `new` was said to Papo, so kept (or kept anyway: the household keeps everything); no write.
 
     The companion decides (wake word, follow-up window from when the person began speaking); without one, the
     wake words alone. Speech not kept stays in memory, for the companion's wellbeing rules, and is dropped.
@@ -57,9 +70,27 @@ def admit(
         addressed = companion.addressed(text, began=eos_monotonic - (new.audio_end_s - new.audio_start_s))
     else:
         addressed = mentions(text, settings.conversation.wake_words)
-    if addressed or settings.privacy.keep_unaddressed:
-        return Admitted(HeardTurn.stored(store.turns.record(new, source), source, eos_monotonic), addressed)
-    return Admitted(HeardTurn(text, source, eos_monotonic=eos_monotonic), addressed)
+    unsaved = new if addressed or settings.privacy.keep_unaddressed else None
+    return Admitted(HeardTurn(text, source, eos_monotonic=eos_monotonic, unsaved=unsaved), addressed)
+
+
+def keep(heard: HeardTurn, store: Store) -> HeardTurn:
+    """Store the turn if it is to be kept and not stored yet; a store failure is logged (and on /health), not raised."""
+    if heard.unsaved is None:
+        return heard
+    try:
+        return HeardTurn.stored(store.turns.record(heard.unsaved, heard.source), heard.source, heard.eos_monotonic)
+    except PapoError as exc:
+        log.error("turn not stored", extra=fields(reason=str(exc)))
+        return replace(heard, unsaved=None)
+
+
+def admit(
+    new: NewTurn, source: str, eos_monotonic: float, store: Store, settings: Settings, companion: Companion | None
+) -> Admitted:
+    """Decide whether `new` was said to Papo and store it at once if kept (`decide`, then `keep`)."""
+    decided = decide(new, source, eos_monotonic, settings, companion)
+    return Admitted(keep(decided.heard, store), decided.addressed)
 
 
 @dataclass

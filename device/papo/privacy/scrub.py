@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from papo import _native
 from papo.errors import PapoError
 from papo.store import ErasureRequest, Store
+from papo.store.database import quarantined
 from papo.system.logging import fields
 
 if TYPE_CHECKING:
@@ -61,6 +62,8 @@ class Scrubber:
             self._wipe_cache()
             if self._crew_dir is not None:
                 shutil.rmtree(self._crew_dir, ignore_errors=True)  # recreated by CrewAI's next review
+            for set_aside in quarantined(self._store.path):  # a damaged store set aside still holds words
+                set_aside.unlink(missing_ok=True)
             self._store.erasures.mark_scrubbed([request.id for request in pending])
         log.info(
             "erasure wiped from the memory index and cache",

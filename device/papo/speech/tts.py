@@ -70,12 +70,17 @@ class EspeakVoice:
         self._wpm = words_per_minute
 
     def synthesize(self, text: str) -> npt.NDArray[np.float32]:
-        """Speak `text` with espeak-ng (WAV on its stdout)."""
+        """Speak `text` with espeak-ng (WAV on its stdout).
+
+        The text goes in on stdin (`--stdin`), never as an argument: no reply ("-f/etc/hostname", "- sim") can
+        become an option or a file name.
+        """
         import soundfile as sf
 
         try:
             wav = subprocess.run(
-                ["espeak-ng", "-v", self._voice, "-s", str(self._wpm), "--stdout", text],
+                ["espeak-ng", "-v", self._voice, "-s", str(self._wpm), "--stdout", "--stdin"],
+                input=text.encode(),
                 capture_output=True,
                 check=True,
                 timeout=30,

@@ -26,7 +26,8 @@ def espeak_phonemes(text: str, voice: str = "pt-br") -> str:
     if shutil.which("espeak-ng") is None:
         raise PapoError("espeak-ng is not installed; install it with `sudo apt-get install espeak-ng`")
     out = subprocess.run(
-        ["espeak-ng", "-q", "--ipa", "-v", voice, text],
+        ["espeak-ng", "-q", "--ipa", "-v", voice, "--stdin"],  # text on stdin: never an option or a file name
+        input=text,
         capture_output=True,
         text=True,
         check=True,

@@ -1,16 +1,31 @@
-"""The sync outbox: rows written in the same transaction as the change they carry, drained by the sync agent."""
+"""The sync outbox: rows written in the same transaction as the change they carry, drained by the sync agent.
+
+While the cloud is away the outbox is capped (`sync.outbox_max_rows`, `sync.outbox_max_mb` of payload). Drop
+order when a write takes it over the cap: the oldest ordinary turns first, one by one, until it fits again;
+wellbeing events and erasure requests (tombstones) are never dropped, even if they alone exceed the cap. Each
+drop is counted (`OutboxRepository.dropped`, on /health) and logged, without the words.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-from sqlmodel import col, delete, func, select, update
+import logging
+from dataclasses import dataclass
 
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Connection, LargeBinary, cast, event
+from sqlmodel import Session, col, delete, func, select, update
+
+from papo.settings import SyncSettings
 from papo.store.database import Database
 from papo.store.ids import new_id
 from papo.store.kinds import OutboxKind, Role
 from papo.store.records import utc_now
 from papo.store.tables import ErasureRow, OutboxRow, TurnRow, WellbeingEventRow
+from papo.system.logging import fields
 from papo_sync.protocol import OutboxItem, StageTimings, Tombstone, TurnRecord, WellbeingRecord
+
+log = logging.getLogger(__name__)
+_MB = 1_000_000
 
 _PAYLOADS: dict[OutboxKind, type[BaseModel]] = {
     OutboxKind.TURN: TurnRecord,
@@ -69,11 +84,64 @@ def _item(row: OutboxRow) -> OutboxItem:
     return OutboxItem.model_validate({"msg_id": row.msg_id, "seq": row.seq, "kind": kind.value, kind.value: payload})
 
 
-class OutboxRepository:
-    """The sync agent's view of the outbox (papo_sync.device.agent.OutboxSource)."""
+@dataclass(frozen=True)
+class OutboxCap:
+    """How much the outbox may hold while the cloud is away: rows, and bytes of payload."""
 
-    def __init__(self, database: Database) -> None:
+    max_rows: int
+    max_bytes: int
+
+    @classmethod
+    def of(cls, sync: SyncSettings) -> OutboxCap:
+        """The cap the sync settings set."""
+        return cls(sync.outbox_max_rows, int(sync.outbox_max_mb * _MB))
+
+
+_ADDED = "papo.outbox_added"  # set on the connection by an insert into the outbox, until the cap is checked
+
+
+@event.listens_for(OutboxRow, "after_insert")
+def _mark_added(mapper: object, connection: Connection, target: OutboxRow) -> None:
+    connection.info[_ADDED] = True
+
+
+def _size() -> ColumnElement[int]:
+    """A row's payload in bytes."""
+    return func.length(cast(OutboxRow.payload, LargeBinary))
+
+
+class OutboxRepository:
+    """The sync agent's view of the outbox (papo_sync.device.agent.OutboxSource), kept under its cap."""
+
+    def __init__(self, database: Database, cap: OutboxCap | None = None) -> None:
         self._db = database
+        self.cap = cap or OutboxCap.of(SyncSettings())
+        self.dropped = 0
+        database.on_write(self._trim_if_added)
+
+    def _trim_if_added(self, session: Session) -> None:
+        if session.connection().info.pop(_ADDED, False):
+            self._trim(session)
+
+    def _trim(self, session: Session) -> None:
+        """Drop the oldest ordinary turns until the outbox fits its cap (never wellbeing events or tombstones)."""
+        rows, size = session.exec(select(func.count(), func.coalesce(func.sum(_size()), 0))).one()
+        extra_rows, extra_bytes = int(rows) - self.cap.max_rows, int(size) - self.cap.max_bytes
+        if extra_rows <= 0 and extra_bytes <= 0:
+            return
+        ordinary = col(OutboxRow.kind) == OutboxKind.TURN.value
+        query = select(col(OutboxRow.seq), _size()).where(ordinary).order_by(col(OutboxRow.seq))
+        count, cutoff = 0, None
+        for seq, length in session.exec(query):
+            if extra_rows <= 0 and extra_bytes <= 0:
+                break
+            count, cutoff = count + 1, seq
+            extra_rows, extra_bytes = extra_rows - 1, extra_bytes - int(length)
+        if cutoff is None:
+            return
+        session.exec(delete(OutboxRow).where(ordinary, col(OutboxRow.seq) <= cutoff))
+        self.dropped += count
+        log.warning("outbox over its cap; oldest turns dropped", extra=fields(dropped=count, total=self.dropped))
 
     def pending(self, limit: int, exclude: set[str]) -> list[OutboxItem]:
         """The oldest rows not in flight, as wire items."""

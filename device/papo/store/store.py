@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from types import TracebackType
 
-from papo.store.database import Database
+from papo.store.database import Database, DatabaseStatus
 from papo.store.erasures import ErasureRepository
 from papo.store.memories import MemoryRepository
-from papo.store.outbox import OutboxRepository
+from papo.store.outbox import OutboxCap, OutboxRepository
 from papo.store.reminders import ReminderRepository
 from papo.store.turns import TurnRepository
 from papo.store.wellbeing import WellbeingRepository
@@ -17,15 +17,23 @@ from papo.store.wellbeing import WellbeingRepository
 class Store:
     """The device's records: turns, memories, reminders, wellbeing events, the sync outbox and erasure requests."""
 
-    def __init__(self, path: Path, device_id: str, conversation_idle_s: float = 300.0) -> None:
+    def __init__(
+        self, path: Path, device_id: str, conversation_idle_s: float = 300.0, outbox_cap: OutboxCap | None = None
+    ) -> None:
+        """Open (check, migrate; a corrupt file is set aside and a fresh one started) the store at `path`."""
         self.path = path
         self._db = Database(path)
         self.turns = TurnRepository(self._db, device_id, conversation_idle_s)
         self.memories = MemoryRepository(self._db)
         self.reminders = ReminderRepository(self._db)
         self.wellbeing = WellbeingRepository(self._db)
-        self.outbox = OutboxRepository(self._db)
+        self.outbox = OutboxRepository(self._db, outbox_cap)
         self.erasures = ErasureRepository(self._db)
+
+    @property
+    def status(self) -> DatabaseStatus:
+        """Whether the disk was full at the last write, and whether a corrupt file was set aside at start."""
+        return self._db.status
 
     def close(self) -> None:
         """Release the database connections."""

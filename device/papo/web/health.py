@@ -1,15 +1,86 @@
-"""GET /health: is the daemon up, what is the voice pipeline doing, which models are loaded."""
+"""GET /health: is the daemon up and well, what is the voice pipeline doing, which models are loaded.
+
+`status` is honest about what works:
+- `ok` (HTTP 200): listening, speaking, storing; the LLM and (when sync is on) the broker reachable.
+- `degraded` (HTTP 200): Papo still listens and answers, with `reasons` saying what is missing — "starting",
+  "no mic", "no speaker", "companion off", "LLM down", "disk full", "store quarantined", "broker unreachable".
+- `failed` (HTTP 503): the voice pipeline failed (models cannot load, capture broke); `reasons` says why
+  (first), followed by anything else that is degraded.
+Supervisors treat 503 as down; 200 with `degraded` is up but worth a look (the fleet shows the reasons).
+"""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-from litestar import Controller, get
+from litestar import Controller, Response, get
 from litestar.datastructures import State
 
 from papo import __version__
+from papo.conversation.runtime import ConversationState
+from papo.errors import PapoError
 from papo.fleet import FleetLink
-from papo.service import VoiceService
+from papo.service import PipelineState, VoiceService
+from papo.store import Store
+
+log = logging.getLogger(__name__)
+
+HTTP_OK, HTTP_UNAVAILABLE = 200, 503
+
+
+class Health(StrEnum):
+    """The daemon's overall state."""
+
+    OK = "ok"
+    DEGRADED = "degraded"
+    FAILED = "failed"
+
+
+@dataclass
+class Verdict:
+    """The overall state and the reasons for it."""
+
+    status: Health = Health.OK
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def http_status(self) -> int:
+        """200 while Papo works (ok, degraded), 503 when the pipeline failed."""
+        return HTTP_UNAVAILABLE if self.status is Health.FAILED else HTTP_OK
+
+
+def judge(service: VoiceService, store: Store | None, link: FleetLink | None, companion_wanted: bool) -> Verdict:
+    """The verdict on the daemon's parts: failed if the pipeline failed, degraded with reasons, else ok."""
+    pipeline = service.status
+    failed = pipeline.state is PipelineState.FAILED
+    reasons = [f"pipeline failed: {pipeline.detail}".rstrip(": ")] if failed else []
+    if pipeline.state in (PipelineState.STARTING, PipelineState.LOADING_MODELS):
+        reasons.append("starting")
+    if pipeline.state is PipelineState.NO_AUDIO_INPUT:
+        reasons.append("no mic")
+    reasons += _conversation_reasons(service, companion_wanted)
+    if store is not None and store.status.full:
+        reasons.append("disk full")
+    if store is not None and store.status.quarantined is not None:
+        reasons.append("store quarantined")
+    if link is not None and not link.agent.status.connected:
+        reasons.append("broker unreachable")
+    return Verdict(Health.FAILED if failed else Health.DEGRADED if reasons else Health.OK, reasons)
+
+
+def _conversation_reasons(service: VoiceService, wanted: bool) -> list[str]:
+    runtime = service.conversation
+    if runtime is None:
+        return ["companion off"] if wanted else []
+    if runtime.status.state is ConversationState.DISABLED:
+        return []
+    reasons = [] if runtime.companion.output.has_speaker else ["no speaker"]
+    if runtime.status.state is ConversationState.NO_LLM or runtime.companion.llm_failing:
+        reasons.append("LLM down")
+    return reasons
 
 
 class HealthController(Controller):
@@ -18,13 +89,16 @@ class HealthController(Controller):
     path = "/health"
 
     @get("/", sync_to_thread=False)
-    def health(self, state: State) -> dict[str, Any]:
-        """Report the daemon's version, the pipeline state and the models in use."""
+    def health(self, state: State) -> Response[dict[str, Any]]:
+        """Report the verdict and its reasons, the daemon's version, the pipeline state and the models in use."""
         service: VoiceService = state.voice
         link: FleetLink | None = state.fleet
+        store: Store | None = state.get("store")
+        verdict = judge(service, store, link, bool(state.get("companion_wanted", False)))
         status = service.status
-        return {
-            "status": "ok",
+        body = {
+            "status": verdict.status.value,
+            "reasons": verdict.reasons,
             "version": __version__,
             "pipeline": {
                 "state": status.state.value,
@@ -36,10 +110,12 @@ class HealthController(Controller):
                 "last_heard_at": status.last_heard_at,
             },
             "conversation": _conversation(service),
+            "store": _store(store),
             "sync": _sync(link),
             "models": status.models,
             "model_versions": status.model_versions,
         }
+        return Response(body, status_code=verdict.http_status)
 
 
 def _conversation(service: VoiceService) -> dict[str, Any]:
@@ -50,12 +126,33 @@ def _conversation(service: VoiceService) -> dict[str, Any]:
     return {
         "state": status.state.value,
         "detail": status.detail,
-        "llm": {"url": status.llm_url, "model": status.llm_model},
+        "llm": {"url": status.llm_url, "model": status.llm_model, "failing": runtime.companion.llm_failing},
         "voice": status.voice,
+        "speaker": runtime.companion.output.has_speaker,
         "crew": runtime.crew.state.value,
         "memories": None if runtime.memory is None else runtime.memory.count(),
         "speaking": runtime.companion.speaking,
         "load_ms": None if status.load_ms is None else round(status.load_ms),
+    }
+
+
+def _store(store: Store | None) -> dict[str, Any]:
+    if store is None:
+        return {}
+    status = store.status
+    try:
+        depth: int | None = store.outbox.depth()
+    except PapoError as exc:
+        log.warning("outbox depth unknown", extra={"reason": str(exc)})
+        depth = None
+    return {
+        "full": status.full,
+        "quarantined": None if status.quarantined is None else str(status.quarantined),
+        "quarantine_reason": status.quarantine_reason,
+        "failures": status.failures,
+        "last_error": status.last_error,
+        "outbox_depth": depth,
+        "outbox_dropped": store.outbox.dropped,
     }
 
 

@@ -11,6 +11,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -28,9 +29,45 @@ Papo Social cloud: receive what devices sync, and manage the fleet.
   papo-cloud fleet erasures                  requests to erase what a person said, and whether they are done
   papo-cloud fleet config set DEVICE k=v     change a device's settings (also --group TENANT)
   papo-cloud fleet cmd DEVICE ping           send a command and wait for the answer
+  papo-cloud devices add DEVICE --tenant T   let a new device connect (prints its password once)
+  papo-cloud devices remove DEVICE           stop a device from connecting (lost, stolen, returned)
+  papo-cloud devices list                    every enrolled device and its tenant
+  papo-cloud broker setup                    write the broker's configuration (TLS for devices)
 
 Settings come from PAPO_CLOUD_* variables (PAPO_CLOUD_DATABASE_URL, PAPO_CLOUD_REDIS_URL,
 PAPO_CLOUD_BROKER__HOST, PAPO_CLOUD_BROKER__USERNAME, ...). Every fleet command takes --json.
+"""
+DEVICES_ADD_HELP = """\
+Let a new Papo device connect to the fleet.
+
+This makes a long random password for the device, lets it use only its own messages under its tenant
+(the family or organisation it belongs to), records the tenant in the database and tells the broker.
+The password is shown once. Two files are written, readable only by you: the device's settings (FILE,
+default DEVICE.toml) and its password (the same name ending in .password). Copy both to the device
+(into PAPO_CLOUD_ENROL_DEVICE_DIR, default /etc/papo) and use the settings file as its /etc/papo/papo.toml
+(or add its lines there). Running it again for the same device gives it a new password.
+
+Where the broker's files are and the address devices use come from PAPO_CLOUD_ENROL_BROKER_DIR,
+PAPO_CLOUD_ENROL_HOST and PAPO_CLOUD_ENROL_PORT (a broker on another machine always needs TLS:
+the device is told to check it with PAPO_CLOUD_ENROL_DEVICE_CA).
+"""
+BROKER_SETUP_HELP = """\
+Write the MQTT broker's configuration for the fleet (Mosquitto): its settings file, the list of who may
+use which messages, and the password file. Enrolled devices keep their passwords.
+
+Devices connect with TLS on PAPO_CLOUD_ENROL_LISTEN:PAPO_CLOUD_ENROL_LISTEN_PORT (default 0.0.0.0:8883),
+using the certificate in PAPO_CLOUD_ENROL_TLS_CERT and PAPO_CLOUD_ENROL_TLS_KEY (signed by
+PAPO_CLOUD_ENROL_TLS_CA); the cloud's own services use port PAPO_CLOUD_ENROL_LOCAL_PORT (1883) on
+127.0.0.1 only. Two cloud accounts are made the first time, each with its password in a file next to the
+configuration: `ingest` (receives what devices send) and `fleet` (sends settings and commands).
+Start or reload the broker afterwards: mosquitto -c DIR/mosquitto.conf.
+"""
+DEVICES_REMOVE_HELP = """\
+Stop a device from connecting: for a lost, stolen or returned device.
+
+Its password and its rights on the broker are removed at once (a connected device is disconnected) and it
+is marked revoked in the database. What it synced before stays. To use it again, enrol it again with
+`papo-cloud devices add`, which gives it a new password.
 """
 ERASURES_HELP = """\
 Requests to erase what a person said to Papo, newest first.
@@ -84,7 +121,73 @@ def _parser() -> argparse.ArgumentParser:
     cmd.add_argument("name", choices=[name.value for name in CommandName])
     cmd.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for the answer (default 15)")
     cmd.add_argument("--json", action="store_true", help="print JSON")
+    _devices_parser(commands)
     return parser
+
+
+def _devices_parser(commands: Any) -> None:
+    """`papo-cloud devices add|remove|list`."""
+    raw = argparse.RawDescriptionHelpFormatter
+    devices = commands.add_parser("devices", help="let devices connect, or stop them (enrolment)")
+    actions = devices.add_subparsers(dest="devices_command", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="let a new device connect", description=DEVICES_ADD_HELP, formatter_class=raw)
+    add.add_argument("device", help="the device's name (its device_id), e.g. sala-silva-01")
+    add.add_argument("--tenant", required=True, help="the family or organisation it belongs to, e.g. familia-silva")
+    add.add_argument(
+        "--out", type=Path, metavar="FILE", help="where to write the device's settings (default DEVICE.toml)"
+    )
+    remove = actions.add_parser(
+        "remove", help="stop a device from connecting", description=DEVICES_REMOVE_HELP, formatter_class=raw
+    )
+    remove.add_argument("device", help="the device's name")
+    listing = actions.add_parser("list", help="every enrolled device and its tenant")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    broker = commands.add_parser("broker", help="the MQTT broker's configuration")
+    broker_actions = broker.add_subparsers(dest="broker_command", required=True, metavar="ACTION")
+    broker_actions.add_parser(
+        "setup", help="write the broker's configuration", description=BROKER_SETUP_HELP, formatter_class=raw
+    )
+
+
+def _devices(args: argparse.Namespace, settings: CloudSettings) -> int:
+    from papo_sync.cloud.enrol import Enrolment, EnrolSettings, enrolled_at_text
+
+    try:
+        enrol_settings = EnrolSettings()
+    except ValidationError as exc:
+        print(f"papo-cloud: error: invalid PAPO_CLOUD_ENROL_* settings: {exc.errors()[0]['msg']}", file=sys.stderr)
+        return 1
+    enrolment = Enrolment(settings.database_url, enrol_settings)
+    reload_note = (
+        "the broker was not running here: it reads the change when it starts (or `systemctl reload mosquitto`)"
+    )
+    try:
+        if args.command == "broker":
+            created = enrolment.setup_broker()
+            print(f"broker configuration written: {enrol_settings.broker_dir / 'mosquitto.conf'}")
+            for account in created:
+                print(f"new cloud account {account}: password in {enrol_settings.broker_dir / (account + '.password')}")
+        elif args.devices_command == "add":
+            made = enrolment.add(args.device, args.tenant, args.out or Path(f"{args.device}.toml"))
+            print(f"{made.device_id} enrolled in tenant {made.tenant}")
+            print(f"password (shown only now): {made.password}")
+            print(f"device settings: {made.settings_file}\ndevice password file: {made.password_file}")
+            print("copy both to the device; keep them private")
+            if not made.broker_reloaded:
+                print(reload_note)
+        elif args.devices_command == "remove":
+            reloaded = enrolment.remove(args.device)
+            print(f"{args.device} can no longer connect" if reloaded else f"{args.device} revoked; {reload_note}")
+        else:
+            rows = enrolment.listing()
+            _print(rows, args.json, [f"{'device':24} {'tenant':24} {'enrolled':17} revoked"] + [
+                f"{r['device_id']:24} {r['tenant']:24} {enrolled_at_text(r['enrolled_at']):17} "
+                f"{enrolled_at_text(r['revoked_at'])}"
+                for r in rows
+            ])  # fmt: skip
+    finally:
+        enrolment.close()
+    return 0
 
 
 def _print(data: Any, as_json: bool, lines: Sequence[str]) -> None:
@@ -196,6 +299,7 @@ def _erasure_lines(rows: list[dict[str, Any]]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one `papo-cloud` command; errors are one line and exit code 1."""
+    from papo_sync.cloud.enrol import EnrolError
     from papo_sync.cloud.fleet import FleetError
 
     args = _parser().parse_args(argv)
@@ -214,7 +318,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "ingest":
             return _run_ingestors(settings, args.workers)
+        if args.command in ("devices", "broker"):
+            return _devices(args, settings)
         return _fleet(args, settings)
-    except FleetError as exc:
+    except (FleetError, EnrolError) as exc:
         print(f"papo-cloud: error: {exc}", file=sys.stderr)
         return 1

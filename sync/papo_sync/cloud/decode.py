@@ -9,9 +9,12 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import from_json
 
 from papo_sync.protocol import (
+    MAX_BATCH_ITEMS,
     MAX_PAYLOAD_BYTES,
+    BatchEnvelope,
     CommandResult,
     OutboxItem,
     Presence,
@@ -21,6 +24,7 @@ from papo_sync.protocol import (
     SyncBatch,
     Telemetry,
     parse_topic,
+    valid_id,
 )
 
 
@@ -41,6 +45,19 @@ class DeadLetter:
     device_id: str | None
     reason: str
     payload: str
+
+    @classmethod
+    def of(cls, topic: str, device_id: str | None, reason: str, payload: bytes) -> DeadLetter:
+        """A dead letter PostgreSQL always takes: NUL-free, bounded text, a device id only if it is a valid one."""
+        text = payload[:_KEPT_CHARS].decode("utf-8", errors="replace")
+        device = device_id if device_id is not None and valid_id(device_id) else None
+        return cls(_clip(topic, _KEPT_CHARS), device, _clip(reason, _KEPT_CHARS), text.replace("\x00", ""))
+
+
+def _clip(text: str, limit: int) -> str:
+    """`text` without NUL characters, cut to `limit` characters."""
+    text = text.replace("\x00", "")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass
@@ -68,10 +85,14 @@ class Plan:
     acks: list[PendingAck] = field(default_factory=list)
 
 
+_Dead = Callable[..., None]
+
 _MODELS: dict[str, type[BaseModel]] = {
-    "sync/up": SyncBatch, "state": Presence, "telemetry": Telemetry, "shadow/update": ReportedState,
+    "state": Presence, "telemetry": Telemetry, "shadow/update": ReportedState,
 }  # fmt: skip
 _NUL_ESCAPE = b"\\u0000"
+_KEPT_CHARS = 4000  # of a dead letter's payload, topic and reason
+_REJECTED_REASON_CHARS = 500  # Rejected.reason's bound
 _NUL_REASON = "a NUL character (\\u0000) cannot be stored"
 
 
@@ -104,18 +125,26 @@ def plan(messages: list[RawMessage]) -> Plan:
 
 def _decode(message: RawMessage, result: Plan) -> None:
     parsed = parse_topic(message.topic)
-    device = parsed[1] if parsed is not None else None
+    named = parsed is not None and valid_id(parsed[0]) and valid_id(parsed[1])
+    device = parsed[1] if parsed is not None and named else None
 
-    def dead(reason: str) -> None:
-        text = message.payload[:4000].decode("utf-8", errors="replace")
-        result.dead.append(DeadLetter(message.topic, device, reason, text))
+    def dead(reason: str, payload: bytes | None = None) -> None:
+        result.dead.append(
+            DeadLetter.of(message.topic, device, reason, message.payload if payload is None else payload)
+        )
 
     if parsed is None:
         dead("not a papo/v1 device topic")
         return
+    if not named:
+        dead("the topic's tenant or device id is not 1 to 64 letters, digits, '_' or '-'")
+        return
     tenant, device_id, kind = parsed
+    if kind == "sync/up":
+        _sync_up(tenant, device_id, message, result, dead)
+        return
     if len(message.payload) > MAX_PAYLOAD_BYTES:
-        dead(f"payload of {len(message.payload)} bytes is over the {MAX_PAYLOAD_BYTES}-byte limit")
+        dead(_oversized(message.payload))
         return
     model = _model(kind)
     if model is None:
@@ -131,13 +160,10 @@ def _decode(message: RawMessage, result: Plan) -> None:
         return
     # PostgreSQL cannot store a NUL character, and one in a row would fail the whole round: JSON can carry it
     # only escaped, so only a payload with that escape is looked at closely (a batch item by item)
-    nul = _NUL_ESCAPE in message.payload
-    if isinstance(body, SyncBatch):
-        _sync_batch(tenant, device_id, body, message, result, dead, nul)
-    elif nul and _has_nul(body.model_dump()):
+    if _NUL_ESCAPE in message.payload and _has_nul(body.model_dump()):
         dead(_NUL_REASON)
         return
-    elif isinstance(body, Presence):
+    if isinstance(body, Presence):
         result.presence.append((tenant, device_id, body, message.received_at))
     elif isinstance(body, Telemetry):
         result.telemetry.append((tenant, device_id, body, message.received_at))
@@ -148,33 +174,122 @@ def _decode(message: RawMessage, result: Plan) -> None:
     result.seen[device_id] = (tenant, message.received_at)
 
 
-def _sync_batch(
-    tenant: str,
-    device_id: str,
-    batch: SyncBatch,
-    message: RawMessage,
-    result: Plan,
-    dead: Callable[[str], None],
-    nul: bool = False,
-) -> None:
-    if batch.device_id != device_id:
-        dead(f"payload names device {batch.device_id!r} but was published by {device_id!r}")
-        rejected = [Rejected(msg_id=i.msg_id, reason="device_id does not match the publisher") for i in batch.items]
-        result.acks.append(PendingAck(tenant, device_id, SyncAck(batch_id=batch.batch_id, rejected=rejected)))
+def _oversized(payload: bytes) -> str:
+    return f"payload of {len(payload)} bytes is over the {MAX_PAYLOAD_BYTES}-byte limit"
+
+
+def _sync_up(tenant: str, device_id: str, message: RawMessage, result: Plan, dead: _Dead) -> None:
+    """A batch: its valid items become rows; every other item is rejected in the ack, so the device drops it.
+
+    The whole batch is rejected (each of its items named in the ack) when it is over the limits of bytes or
+    items or names another device; only a payload without a readable batch id is a dead letter alone.
+    """
+    whole: str | None = _oversized(message.payload) if len(message.payload) > MAX_PAYLOAD_BYTES else None
+    try:  # parsed once (the broker bounds the size), then validated
+        body = from_json(message.payload)
+    except ValueError as exc:
+        dead(whole or f"not JSON: {exc}")
         return
+    try:
+        if whole is not None:
+            raise ValueError(whole)
+        batch: SyncBatch | BatchEnvelope = SyncBatch.model_validate(body)
+        verdicts: list[_Verdict] = [(raw, item, None) for raw, item in zip(body["items"], batch.items, strict=True)]
+    except ValueError as exc:  # ValidationError too: read the envelope, to answer item by item
+        try:
+            batch = BatchEnvelope.model_validate(body)
+        except ValidationError as envelope:
+            dead(whole or _reason(exc if isinstance(exc, ValidationError) else envelope))
+            return
+        if whole is None and len(batch.items) > MAX_BATCH_ITEMS:
+            whole = f"batch of {len(batch.items)} items is over the {MAX_BATCH_ITEMS}-item limit"
+        verdicts = [] if whole is not None else _one_by_one(body, batch.items, exc)
+    result.seen[device_id] = (tenant, message.received_at)
+    answer: str | None = whole
+    if batch.device_id != device_id:
+        whole = f"payload names device {batch.device_id!r} but was published by {device_id!r}"
+        answer = "device_id does not match the publisher"
+    if whole is not None:
+        dead(whole)
+        ids = [i for i in (_msg_id(raw) for raw in batch.items) if i is not None]
+        rejected = [_rejected(i, answer or whole) for i in dict.fromkeys(ids)]
+        result.acks.extend(_acks(tenant, device_id, batch.batch_id, [], rejected))
+        return
+    # PostgreSQL cannot store a NUL character, and one in a row would fail the whole round: JSON carries it only
+    # escaped, so only a payload with that escape is looked at closely, item by item
+    nul = _NUL_ESCAPE in message.payload
     acked: list[str] = []
-    rejected = []
-    for item in batch.items:
-        if nul and _has_nul(item.model_dump()):
-            problem: str | None = _NUL_REASON
-        else:
+    refused: list[Rejected] = []
+    for raw, item, problem in verdicts:
+        if item is not None and problem is None and nul and "\\x00" in repr(raw) and _has_nul(raw):
+            problem = _NUL_REASON  # (repr shows a NUL as \x00: a cheap first look)
+        if item is not None and problem is None:
             problem = _row(device_id, item, message.received_at, result)
-        if problem is None:
+        if problem is None and item is not None:
             acked.append(item.msg_id)
-        else:
-            rejected.append(Rejected(msg_id=item.msg_id, reason=problem))
-            dead(f"item {item.msg_id}: {problem}")
-    result.acks.append(PendingAck(tenant, device_id, SyncAck(batch_id=batch.batch_id, acked=acked, rejected=rejected)))
+            continue
+        msg_id = _msg_id(raw)
+        dead(f"item {msg_id}: {problem}", _json(raw))
+        if msg_id is not None:
+            refused.append(_rejected(msg_id, str(problem)))
+    result.acks.extend(_acks(tenant, device_id, batch.batch_id, acked, refused))
+
+
+_Verdict = tuple[Any, OutboxItem | None, str | None]  # an item as parsed, as validated, why it cannot be stored
+
+
+def _one_by_one(body: dict[str, Any], raws: list[Any], exc: ValueError) -> list[_Verdict]:
+    """The verdict on each item of a batch that failed validation: the bad ones named by `exc`, the rest valid."""
+    problems: dict[int, list[Any]] = {}
+    for error in exc.errors() if isinstance(exc, ValidationError) else ():
+        loc = error.get("loc", ())
+        if len(loc) >= 2 and loc[0] == "items" and isinstance(loc[1], int):
+            problems.setdefault(loc[1], []).append(error)
+    good = [n for n in range(len(raws)) if n not in problems]
+    try:  # one validation of the others, as a batch (cheaper than one per item)
+        valid = SyncBatch.model_validate(body | {"items": [raws[n] for n in good]}).items if good else []
+    except ValidationError:  # the errors did not name every bad item: ask each
+        return [_verdict(raw) for raw in raws]
+    items: dict[int, OutboxItem] = dict(zip(good, valid, strict=True))
+    return [(raw, items.get(n), _item_reason(problems[n]) if n in problems else None) for n, raw in enumerate(raws)]
+
+
+def _verdict(raw: Any) -> _Verdict:
+    try:
+        return raw, OutboxItem.model_validate(raw), None
+    except ValidationError as exc:
+        return raw, None, _reason(exc)
+
+
+def _item_reason(errors: list[Any]) -> str:
+    first = errors[0]
+    where = ".".join(str(p) for p in first.get("loc", ())[2:])
+    return f"invalid payload: {where or 'item'}: {first.get('msg')} ({len(errors)} problem(s))"
+
+
+def _msg_id(raw: OutboxItem | Any) -> str | None:
+    """The msg_id a (possibly invalid) item can be named by in an ack; None when it has no usable one."""
+    value = raw.msg_id if isinstance(raw, OutboxItem) else raw.get("msg_id") if isinstance(raw, dict) else None
+    return value if isinstance(value, str) and 1 <= len(value) <= 64 and "\x00" not in value else None
+
+
+def _json(raw: OutboxItem | Any) -> bytes:
+    if isinstance(raw, OutboxItem):
+        return raw.model_dump_json().encode()
+    return json.dumps(raw, ensure_ascii=False, default=str).encode(errors="replace")
+
+
+def _rejected(msg_id: str, reason: str) -> Rejected:
+    return Rejected(msg_id=msg_id, reason=_clip(reason, _REJECTED_REASON_CHARS))
+
+
+def _acks(tenant: str, device_id: str, batch_id: str, acked: list[str], refused: list[Rejected]) -> list[PendingAck]:
+    """The acks of one batch: one, or as many as it takes to name every item within an ack's bounds."""
+    step = MAX_BATCH_ITEMS
+    return [
+        PendingAck(tenant, device_id, SyncAck(batch_id=batch_id, acked=acked[n:m], rejected=refused[n:m]))
+        for n, m in ((n, n + step) for n in range(0, max(len(acked), len(refused), 1), step))
+    ]
 
 
 def _has_nul(value: Any) -> bool:

@@ -1,13 +1,14 @@
 """The ingestor: shared MQTT subscriptions → batched PostgreSQL commits → application acks → Redis.
 
 A round with tombstones cleans Redis before its acks, which then confirm the erasures (`SyncAck.erased`);
-erasures Redis could not take yet are finished and confirmed later, in acks of their own.
+erasures Redis could not take yet are finished and confirmed later, in acks of their own. Items the database
+refuses are split out of their round (`split`), dead-lettered and rejected in the acks; the inbox is bounded
+(`inbox`), so neither data nor a flood can stop an ingestor.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from datetime import UTC, datetime
@@ -15,35 +16,51 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import psycopg
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
-from papo_sync.cloud import erasure, store
+from papo_sync.cloud import erasure, split, store, tenancy
 from papo_sync.cloud.decode import PendingAck, Plan, RawMessage, plan
 from papo_sync.cloud.erasure import Erasure
+from papo_sync.cloud.inbox import Inbox
 from papo_sync.cloud.live import LiveView
 from papo_sync.cloud.mqtt import new_client
 from papo_sync.cloud.settings import CloudSettings
 from papo_sync.connection import disable_nagle
-from papo_sync.protocol import MAX_BATCH_ITEMS, ingest_subscription, sync_ack_topic
+from papo_sync.protocol import MAX_BATCH_ITEMS, ingest_subscription, sync_ack_topic, sync_up_topic
 
 log = logging.getLogger(__name__)
 
 SUBSCRIPTIONS = ("sync/up", "state", "telemetry", "shadow/update", "cmd/+/result")
 _ERASURE_RETRY_S = 1.0  # how soon erasures waiting for Redis are tried again
 _ERASURE_SWEEP_S = 60.0  # how often to look for erasures another ingestor left unfinished (it stopped)
+# The inbox's bounds (see `inbox`): QoS 0 is dropped past INBOX_MESSAGES / INBOX_BYTES, QoS 1 past twice them (and
+# the broker is asked, by the MQTT 5 receive-maximum, to send no more than INBOX_MESSAGES before our PUBACKs,
+# sent when a round takes the messages), so payloads take at most 2 x INBOX_BYTES (+ one message) there and
+# INBOX_BYTES (+ one) in the round in hand: about 100 MB with the broker's 2 MB max_packet_size.
+INBOX_MESSAGES = 500
+INBOX_BYTES = 32 * 1024 * 1024
+_RETRY_FIRST_S, _RETRY_MAX_S = 0.5, 10.0  # backoff while PostgreSQL is unreachable
 
 
 class Ingestor:
     """One ingestor process's work; several share the load through `$share/ingest/...` subscriptions."""
 
-    def __init__(self, settings: CloudSettings) -> None:
+    def __init__(
+        self, settings: CloudSettings, inbox_messages: int = INBOX_MESSAGES, inbox_bytes: int = INBOX_BYTES
+    ) -> None:
         self._settings = settings
-        self._inbox: queue.Queue[RawMessage] = queue.Queue()
+        self.inbox = Inbox(inbox_messages, inbox_bytes)
+        self._session = 0  # counts connections: a PUBACK belongs to the connection its message came on
+        self._retry_s = _RETRY_FIRST_S
         self._stop = threading.Event()
         self._client = new_client(settings.broker, "papo-ingest")
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
+        self._client.manual_ack_set(True)  # a message is acked when a round takes it from the inbox (flow control)
         self._connection: psycopg.Connection[Any] | None = None
         self._live = LiveView(settings.redis_url, settings.redis_prefix, settings.live_stream_len)
+        self._enrolments = tenancy.Enrolments(settings.database_url)
         self._erasures_at = 0.0  # when to finish pending erasures next (at once: some may be left from before)
         self.connected = threading.Event()
 
@@ -52,30 +69,48 @@ class Ingestor:
             log.error("broker refused the ingestor", extra={"reason": str(reason)})
             return
         disable_nagle(client)
+        self._session += 1
         for kind in SUBSCRIPTIONS:
             client.subscribe(ingest_subscription(kind), qos=1)
         self.connected.set()
         log.info("ingestor subscribed", extra={"broker": f"{self._settings.broker.host}:{self._settings.broker.port}"})
 
     def _on_message(self, _: mqtt.Client, __: Any, message: mqtt.MQTTMessage) -> None:
-        self._inbox.put(RawMessage(message.topic, bytes(message.payload), datetime.now(UTC)))
+        raw = RawMessage(message.topic, bytes(message.payload), datetime.now(UTC))
+        session, mid, qos = self._session, message.mid, message.qos
+        if self.inbox.put(raw, None if qos == 0 else lambda: self._ack(session, mid, qos), droppable=qos == 0):
+            return
+        if qos:  # shed: acked and dropped; its device gets no application ack and sends it again
+            self._client.ack(mid, qos)
+        if self.inbox.dropped % 1000 == 1:
+            log.warning(
+                "inbox full; messages dropped (devices send theirs again)", extra={"dropped": self.inbox.dropped}
+            )
+
+    def _ack(self, session: int, mid: int, qos: int) -> None:
+        """PUBACK a message taken from the inbox (not one of an earlier connection: its mid means nothing now)."""
+        if session == self._session:
+            self._client.ack(mid, qos)
 
     def run(self) -> None:
         """Ingest until `stop()`; PostgreSQL outages are waited out, the batch in hand is never dropped."""
+        flow = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        flow.ReceiveMaximum = min(65_535, self.inbox.max_messages)
         self._client.connect_async(self._settings.broker.host, self._settings.broker.port,
-                                   keepalive=self._settings.broker.keepalive_s)  # fmt: skip
+                                   keepalive=self._settings.broker.keepalive_s, properties=flow)  # fmt: skip
         self._client.loop_start()
         try:
             while not self._stop.is_set():
-                messages = self._gather()
+                messages = self.inbox.take(self._settings.batch_max, 0.2, self._settings.batch_wait_ms / 1000)
                 if messages:
-                    self._commit(plan(messages))
+                    self._round(messages)
                 if self.connected.is_set() and time.monotonic() >= self._erasures_at:
                     self._finish_erasures()
         finally:
             self._client.disconnect()
             self._client.loop_stop()
             self._live.close()
+            self._enrolments.close()
             if self._connection is not None:
                 self._connection.close()
 
@@ -83,51 +118,62 @@ class Ingestor:
         """Finish the batch in hand and stop."""
         self._stop.set()
 
-    def _gather(self) -> list[RawMessage]:
+    def _round(self, messages: list[RawMessage]) -> None:
+        """Commit and ack one round; nothing in it may stop the ingestor (its devices send again, unacked)."""
         try:
-            first = self._inbox.get(timeout=0.2)
-        except queue.Empty:
-            return []
-        messages = [first]
-        deadline = time.monotonic() + self._settings.batch_wait_ms / 1000
-        while len(messages) < self._settings.batch_max:
-            try:
-                messages.append(self._inbox.get(timeout=max(0.0, deadline - time.monotonic())))
-            except queue.Empty:
-                break
-        return messages
+            kept, refused = tenancy.screen(messages, self._enrolments.tenant_of)  # only under the enrolled tenant
+            whole = plan(kept)
+            whole.dead.extend(refused)
+            self._commit(whole)
+        except Exception:
+            log.exception("a round failed; its devices will send it again", extra={"message_count": len(messages)})
+            self._drop_db()
 
-    def _commit(self, batch: Plan) -> None:
-        written = self._write(batch)
-        if written is None:
+    def _commit(self, whole: Plan) -> None:
+        outcome = split.commit(whole, self._write_part, self._wait_out)
+        if outcome is None:
+            log.warning("stopping with a batch not committed; its devices will send it again (no ack)")
             return
+        self._retry_s = _RETRY_FIRST_S
+        batch = outcome.committed
+        batch.acks = split.answered(whole.acks, outcome.refused)
+        if outcome.refused:  # the offenders' dead letters, committed before the acks that reject them
+            letters = split.dead_letters(outcome.refused, lambda d: sync_up_topic(whole.seen[d][0], d))
+            if split.commit(Plan(dead=letters), self._write_part, self._wait_out) is None:
+                return
+        stored = frozenset().union(*(written.turns for written in outcome.written))
         connection = self._db()
         if not batch.tombstones:  # the common round: ack at once, then the live view
             self._publish(batch.acks)
-            self._live.update(batch, written.turns, connection)
+            self._live.update(batch, stored, connection)
             return
         # a round with erasures acks them as erased only once Redis is clean too (else later: _finish_erasures)
         erasures = erasure.of_plan(batch)
-        clean = self._live.update(batch, written.turns, connection, erasures)
+        clean = self._live.update(batch, stored, connection, erasures)
         done = erasures if clean and self._complete(erasures) else []
         if not done:
             self._erasures_at = min(self._erasures_at, time.monotonic() + _ERASURE_RETRY_S)
         self._publish(erasure.confirmed(batch.acks, done))
 
-    def _write(self, batch: Plan) -> store.Written | None:
-        """Commit `batch`, waiting PostgreSQL out; None when stopped first (nothing acked: devices send again)."""
-        delay = 0.5
-        while True:
-            try:
-                return store.write(self._db(), batch)
-            except psycopg.Error as exc:
-                log.warning("PostgreSQL unavailable; retrying the batch", extra={"reason": str(exc).strip()[:200],
-                                                                                 "retry_in_s": delay})  # fmt: skip
+    def _write_part(self, part: Plan) -> store.Written:
+        """Commit one part of a round (one transaction); a connection left mid-transaction is dropped."""
+        connection = self._db()
+        try:
+            return store.write(connection, part)
+        except Exception:
+            if connection.closed or connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                 self._drop_db()
-                if self._stop.wait(delay):
-                    log.warning("stopping with a batch not committed; its devices will send it again (no ack)")
-                    return None
-                delay = min(delay * 2, 10.0)
+            raise
+
+    def _wait_out(self, exc: BaseException) -> bool:
+        """After a transient database error: reconnect later, backing off; False when stopped first."""
+        log.warning("PostgreSQL unavailable; retrying the batch",
+                    extra={"reason": str(exc).strip()[:200], "retry_in_s": self._retry_s})  # fmt: skip
+        self._drop_db()
+        if self._stop.wait(self._retry_s):
+            return False
+        self._retry_s = min(self._retry_s * 2, _RETRY_MAX_S)
+        return True
 
     def _db(self) -> psycopg.Connection[Any]:
         if self._connection is None or self._connection.closed:

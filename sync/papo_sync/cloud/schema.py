@@ -143,6 +143,14 @@ device_command = Table(
     Index("ix_device_command_device", "device_id", "created_at"),
 )  # fmt: skip
 
+enrolment = Table(
+    "enrolment", metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("tenant", String(64), nullable=False),  # the only tenant the device's messages are accepted under
+    Column("enrolled_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),  # set by `devices remove`; enrolling again clears it
+)  # fmt: skip
+
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # psycopg takes the %(name)s placeholders this dialect renders, and no casts are added to the parameters
 _DIALECT = PGDialect_psycopg2()  # type: ignore[no-untyped-call]

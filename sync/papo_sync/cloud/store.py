@@ -174,7 +174,7 @@ def write(connection: psycopg.Connection[Any], plan: Plan) -> Written:
 
 
 def _devices(cursor: psycopg.Cursor[Any], plan: Plan) -> None:
-    synced = {ack.device_id for ack in plan.acks if ack.ack.acked}
+    synced = {row["device_id"] for row in (*plan.turns, *plan.wellbeing, *plan.tombstones)}  # items stored: acked
     for device_id, (tenant, at) in plan.seen.items():
         cursor.execute(
             _SEEN,

@@ -16,7 +16,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
-from papo_sync.connection import disable_nagle, new_client
+from papo_sync.connection import disable_nagle, new_client, plaintext_refusal
 from papo_sync.device.inbox import Inbox, Request
 from papo_sync.device.ports import AgentConfig, AgentStatus, MqttClient, OutboxSource
 from papo_sync.protocol import (
@@ -31,6 +31,7 @@ from papo_sync.protocol import (
     command_topic,
     parse_topic,
     shadow_delta_topic,
+    split_items,
     state_topic,
     sync_ack_topic,
     sync_up_topic,
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class _InFlight:
     batch_id: str
-    msg_ids: list[str]
+    msg_ids: set[str]
     sent_at: float
 
 
@@ -117,7 +118,18 @@ class SyncAgent:
 
     # -- lifecycle
     def start(self) -> None:
-        """Start the inbox's worker, connect (in the background, retrying) and start draining."""
+        """Start the inbox's worker, connect (in the background, retrying) and start draining.
+
+        A broker on another machine without TLS is refused: one error line naming the setting, and no connection.
+        """
+        refusal = plaintext_refusal(self.config.host, self.config.port, self.config.tls_ca)
+        if refusal is not None:
+            self.status.last_error = refusal
+            log.error(
+                "sync: not connecting: a broker on another machine needs TLS (set sync.tls_ca)",
+                extra={"broker": f"{self.config.host}:{self.config.port}"},
+            )
+            return
         self._inbox.start()
         self._client.connect_async(self.config.host, self.config.port, keepalive=self.config.keepalive_s)
         self._client.loop_start()
@@ -128,8 +140,9 @@ class SyncAgent:
         """Say goodbye (offline, retained) and disconnect; unacknowledged rows stay in the outbox."""
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        if self._thread is None:
+            return  # never started (refused): nothing to stop
+        self._thread.join(timeout=10)
         self._inbox.stop()
         if self.status.connected:
             goodbye = Presence(state="offline", session_seq=self.status.session_seq, version=self.config.version)
@@ -214,24 +227,38 @@ class SyncAgent:
                 log.debug("sync: ignored a message", extra={"topic": message.topic})
 
     def _acked(self, payload: bytes) -> None:
+        """Delete the rows an ack names, but only those in flight: nobody can make the device drop queued rows."""
         try:
             ack = SyncAck.model_validate_json(payload)
         except ValidationError as exc:
             log.warning("sync: ignored an invalid ack", extra={"reason": str(exc)[:200]})
             return
-        done = [*ack.acked, *(r.msg_id for r in ack.rejected)]
-        for rejected in ack.rejected:
-            log.error("sync: the cloud rejected a row", extra={"msg_id": rejected.msg_id, "reason": rejected.reason})
-        self._outbox.delete(done)
+        with self._lock:
+            sent = {m for flight in self._inflight.values() for m in flight.msg_ids}
+        acked = [m for m in dict.fromkeys(ack.acked) if m in sent]
+        rejected = [r for r in ack.rejected if r.msg_id in sent and r.msg_id not in acked]
+        ignored = len(ack.acked) + len(ack.rejected) - len(acked) - len(rejected)
+        if ignored:
+            self.status.ignored_acks += ignored
+            log.debug("sync: ignored acked ids not in flight", extra={"batch_id": ack.batch_id, "ids": ignored})
+        for row in rejected:
+            log.error("sync: the cloud rejected a row", extra={"msg_id": row.msg_id, "reason": row.reason})
+        done = [*acked, *(r.msg_id for r in rejected)]
+        if done:
+            self._outbox.delete(done)
+            self.status.last_sync_at = time.time()
         if ack.erased:
             self._erasures_confirmed(ack.erased)
-        self.status.acked += len(ack.acked)
-        self.status.rejected += len(ack.rejected)
-        self.status.last_sync_at = time.time()
+        self.status.acked += len(acked)
+        self.status.rejected += len(rejected)
         with self._lock:
-            self._inflight.pop(ack.batch_id, None)
+            for batch_id, flight in list(self._inflight.items()):
+                flight.msg_ids.difference_update(done)
+                if not flight.msg_ids:  # every row of the batch is settled
+                    del self._inflight[batch_id]
             self._settled()
-        self._wake.set()
+        if done:
+            self._wake.set()
 
     def _erasures_confirmed(self, msg_ids: list[str]) -> None:
         """The cloud finished these erasures (PostgreSQL and its live view): the store records it."""
@@ -268,9 +295,10 @@ class SyncAgent:
             items = self._outbox.pending(self.config.batch_items, busy)
             if not items:
                 return
+            items = split_items(items)[0]  # within the cloud's bytes limit; the rest goes in the next batch
             batch = SyncBatch(device_id=self.config.device_id, batch_id=uuid.uuid4().hex, items=items)
             with self._lock:
-                self._inflight[batch.batch_id] = _InFlight(batch.batch_id, [i.msg_id for i in items], self._clock())
+                self._inflight[batch.batch_id] = _InFlight(batch.batch_id, {i.msg_id for i in items}, self._clock())
             info = self._client.publish(
                 sync_up_topic(self.config.tenant, self.config.device_id), batch.model_dump_json(), qos=1
             )

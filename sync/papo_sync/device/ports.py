@@ -107,6 +107,7 @@ class AgentStatus:
     rejected: int = 0
     erasures_confirmed: int = 0
     resent: int = 0
+    ignored_acks: int = 0  # acked or rejected ids that were not in flight (forged or stale): nothing deleted
     applied_version: int = 0
     last_error: str | None = None
     session_seq: int = 0
