@@ -24,7 +24,7 @@ from papo.audio.sources import FrameSource
 from papo.audio.wav import read_wav
 from papo.commands.output import say as _say
 from papo.conversation.speech_output import SpeechOutput
-from papo.conversation.turn import Admitted, HeardTurn, TurnOutcome, admit
+from papo.conversation.turn import Admitted, HeardTurn, TurnOutcome, admit, decide
 from papo.errors import PapoError
 from papo.listener import Listener, PendingUtterance, hear_recording
 from papo.models.manifest import load_manifest
@@ -207,9 +207,10 @@ def listen(
         for index, pending in enumerate(pendings):
             answer = None
             new = engine.heard(pending) if turns is not None else None
-            if new is not None and turns is not None:
-                heard = admit(new, source, pending.eos_monotonic, turns, settings, companion)
-                answer = answering.answer(heard, index) if answering is not None else None
+            if new is not None and turns is not None and answering is not None:  # rules and answer first, then stored
+                answer = answering.answer(decide(new, source, pending.eos_monotonic, settings, companion), index)
+            elif new is not None and turns is not None:
+                admit(new, source, pending.eos_monotonic, turns, settings, companion)
             line = _utterance_line(pending, as_json, answer)
             if line is not None:
                 _say(line)
