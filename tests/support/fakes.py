@@ -101,3 +101,21 @@ class EmptyOutbox:
 
     def confirm_erasures(self, msg_ids: list[str]) -> int:
         return 0
+
+
+class NullSpeaker:
+    """A Speaker that plays nothing, at once."""
+
+    name = "null"
+
+    def play(self, samples: npt.NDArray[np.float32], rate: int) -> bool:
+        return True
+
+    def wait(self, timeout: float = 30.0) -> bool:
+        return True
+
+    def stop(self) -> None:
+        return
+
+    def close(self) -> None:
+        return

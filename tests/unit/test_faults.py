@@ -34,6 +34,7 @@ from papo.speech.tts import CachedVoice
 from papo.store import EventSource, NewTurn, Severity, Store, utc_now
 from papo.store.database import integrity_problem, is_full
 from papo.store.outbox import OutboxCap
+from support.fakes import NullSpeaker
 
 FALL = "Papo, socorro, eu caí no banheiro!"
 CHAT = "Papo, hoje eu fiz um bolo de fubá."
@@ -60,24 +61,6 @@ class JournalVoice:
     def synthesize(self, text: str) -> npt.NDArray[np.float32]:
         self._journal.append(f"said {text}")
         return np.zeros(160, np.float32)
-
-
-class NullSpeaker:
-    """A Speaker that plays nothing, at once."""
-
-    name = "null"
-
-    def play(self, samples: npt.NDArray[np.float32], rate: int) -> bool:
-        return True
-
-    def wait(self, timeout: float = 30.0) -> bool:
-        return True
-
-    def stop(self) -> None:
-        return
-
-    def close(self) -> None:
-        return
 
 
 class Chat:

@@ -40,7 +40,7 @@ from papo.speech.stt import Transcript
 from papo.speech.tts import CachedVoice
 from papo.store import Store
 from papo.system.logging import configure_logging
-from support.fakes import SILENCE, SPEECH
+from support.fakes import SILENCE, SPEECH, NullSpeaker
 
 SPEECH_FRAMES, SILENT_FRAMES = 20, 20  # per sentence: 0.64 s of speech, then enough silence to end it
 BLOCK = SPEECH_FRAMES + SILENT_FRAMES
@@ -136,22 +136,6 @@ class ScriptedChat:
     def stream(self, messages: list[ChatMessage], max_tokens: int, temperature: float) -> Iterator[str]:
         self.prompts.append(" ".join(str(m) for m in messages))
         yield REPLY
-
-
-class NullSpeaker:
-    """A Speaker that plays nothing at once."""
-
-    def play(self, samples: npt.NDArray[np.float32], rate: int) -> bool:
-        return True
-
-    def wait(self, timeout: float = 30.0) -> bool:
-        return True
-
-    def stop(self) -> None:
-        return
-
-    def close(self) -> None:
-        return
 
 
 @dataclass
