@@ -302,17 +302,31 @@ def test_reported_state_with_a_huge_restart_list_entry_is_refused() -> None:
         ReportedState(version=1, restart_needed=["x" * 201])
 
 
-def test_items_are_judged_one_by_one_when_the_errors_name_none_of_them() -> None:
-    from papo_sync.cloud.decode import _one_by_one
-
-    body = _batch_dict(3)
+def test_each_bad_item_is_rejected_with_its_own_reason_and_the_rest_kept() -> None:
+    body = _batch_dict(4)
     body["items"][1]["seq"] = -1
+    body["items"][3]["turn"]["stt_model"] = "m" * 10_000
 
-    verdicts = _one_by_one(body, body["items"], ValueError("no item named"))
+    result = plan([_up(json.dumps(body))])
 
-    assert [(item is not None, problem is None) for _, item, problem in verdicts] == [
-        (True, True), (False, False), (True, True),
-    ]  # fmt: skip
+    [pending] = result.acks
+    assert pending.ack.acked == ["m0", "m2"]
+    reasons = {r.msg_id: r.reason for r in pending.ack.rejected}
+    assert list(reasons) == ["m1", "m3"]
+    assert "seq" in reasons["m1"] and "stt_model" in reasons["m3"]
+    assert [t["msg_id"] for t in result.turns] == ["m0", "m2"] and len(result.dead) == 2
+
+
+def test_two_nuls_in_one_item_and_one_in_another_reject_both_items() -> None:
+    body = _batch_dict(4)
+    body["items"][0]["turn"]["text"] = "a\u0000b\u0000"
+    body["items"][3]["turn"]["conversation_id"] = "c\u0000"
+
+    result = plan([_up(json.dumps(body))])
+
+    [pending] = result.acks
+    assert pending.ack.acked == ["m1", "m2"] and [r.msg_id for r in pending.ack.rejected] == ["m0", "m3"]
+    assert all("\x00" not in t["text"] + t["conversation_id"] for t in result.turns)
 
 
 def test_a_nul_in_an_otherwise_valid_batch_rejects_only_its_item() -> None:
