@@ -14,7 +14,7 @@ from litestar.datastructures import State
 from papo.audio.sources import FrameSource
 from papo.conversation.runtime import ConversationRuntime
 from papo.errors import PapoError
-from papo.fleet import FleetLink
+from papo.fleet import FleetLink, HealthProbe
 from papo.privacy import fleet as privacy_fleet
 from papo.privacy.presence import ServiceLock
 from papo.privacy.scrub import Scrubber
@@ -22,7 +22,7 @@ from papo.privacy.watcher import ErasureWatcher
 from papo.service import VoiceService
 from papo.settings import Settings
 from papo.store import Store
-from papo.web.health import HealthController
+from papo.web.health import HealthController, judge
 from papo.wiring import Wiring
 from papo_sync.protocol import Command, CommandName, CommandResult
 
@@ -38,7 +38,12 @@ def create_app(settings: Settings, open_source: Callable[[], FrameSource] | None
     scrubber = parts.scrubber(lambda: conversation.memory if conversation is not None else None)
     erasures = ErasureWatcher(scrubber)
     presence = ServiceLock(settings.state_dir)
-    link = _fleet_link(settings, store, voice, scrubber) if settings.sync.enabled else None
+
+    def health() -> tuple[str, list[str]]:  # for telemetry: the fleet sees what /health says
+        verdict = judge(voice, store, link, settings.conversation.enabled)
+        return verdict.status.value, verdict.reasons
+
+    link = _fleet_link(settings, store, voice, scrubber, health) if settings.sync.enabled else None
 
     @asynccontextmanager
     async def pipeline_lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -82,7 +87,9 @@ async def _watch_erasures(erasures: ErasureWatcher, started: asyncio.Task[None] 
     await erasures.run()
 
 
-def _fleet_link(settings: Settings, store: Store, voice: VoiceService, scrubber: Scrubber) -> FleetLink:
+def _fleet_link(
+    settings: Settings, store: Store, voice: VoiceService, scrubber: Scrubber, health: HealthProbe
+) -> FleetLink:
     def restart(command: Command) -> CommandResult:
         voice.restart_input()
         return CommandResult(command_id=command.command_id, ok=True, detail="the audio input is being reopened")
@@ -96,7 +103,7 @@ def _fleet_link(settings: Settings, store: Store, voice: VoiceService, scrubber:
         CommandName.DELETE_HISTORY: privacy_fleet.delete_history(store, scrubber),
         CommandName.FORGET_MEMORIES: privacy_fleet.forget_memories(store, scrubber),
     }
-    return FleetLink(settings, store.outbox, lambda: voice.status.state.value, commands, apply_live)
+    return FleetLink(settings, store.outbox, lambda: voice.status.state.value, commands, apply_live, health)
 
 
 def _conversation(parts: Wiring) -> ConversationRuntime | None:

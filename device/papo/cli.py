@@ -141,7 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     memory_forget.add_argument("--all", action="store_true", help="erase every memory")
 
     reminders = commands.add_parser("reminders", help="show the reminders the companion will say")
-    reminders.add_argument("--all", action="store_true", help="also show the ones already said")
+    reminders.add_argument("--all", action="store_true", help="also show the ones already said or missed")
     reminders.add_argument("--json", action="store_true", help="print JSON")
 
     run = commands.add_parser(

@@ -27,7 +27,10 @@ from papo.settings import (
     local_keys,
 )
 from papo_sync.device.agent import AgentConfig, OutboxSource, SyncAgent
+from papo_sync.device.gate import FleetGate, ReplayGuard, load_gate_key
 from papo_sync.protocol import (
+    MAX_HEALTH_REASONS,
+    MAX_REASON_CHARS,
     Command,
     CommandName,
     CommandResult,
@@ -40,6 +43,13 @@ from papo_sync.protocol import (
 log = logging.getLogger(__name__)
 
 CommandHandler = Callable[[Command], CommandResult]
+HealthProbe = Callable[[], tuple[str, list[str]]]
+"""The daemon's health verdict now: ("ok" | "degraded" | "failed", reasons), as /health says it."""
+
+
+def fleet_replay_path(state_dir: Path) -> Path:
+    """Where the device keeps which signed desired versions and command ids it has handled (refusing replays)."""
+    return state_dir / "fleet-replay.json"
 
 
 def changed_keys(old: Settings, new: Settings) -> list[str]:
@@ -124,7 +134,9 @@ def apply_desired(desired: DesiredState, state_dir: Path) -> ReportedState:
     held = sorted(dotted_keys(candidate) & local_keys())
     reason = f"held locally (the device's settings win): {', '.join(held)}"[:500] if held else None
     log.info("fleet settings kept", extra={"version": desired.version, "held_locally": ",".join(held)})
-    return ReportedState(version=desired.version, settings=candidate, accepted=True, reason=reason)
+    return ReportedState(
+        version=desired.version, settings=candidate, accepted=True, reason=reason, held_locally=held[:200]
+    )
 
 
 def _temperature() -> float | None:
@@ -142,6 +154,8 @@ class FleetLink:
 
     `outbox` is drained, `commands` answer the fleet by name, and `apply_live` takes the new Settings when the
     fleet changes keys that apply at once (`live_keys()`); other changed keys are reported as restart_needed.
+    Only desired state and commands signed by the fleet key (`sync.fleet_public_key`) are taken. `health` gives
+    the daemon's verdict for telemetry (app.py passes /health's judge, so fleet does not import web).
     """
 
     def __init__(
@@ -151,8 +165,10 @@ class FleetLink:
         pipeline_state: Callable[[], str],
         commands: Mapping[CommandName, CommandHandler],
         apply_live: Callable[[Settings], None] | None = None,
+        health: HealthProbe | None = None,
     ) -> None:
         self._settings = settings
+        self._health = health
         self._apply_live = apply_live
         self._outbox = outbox
         self._pipeline_state = pipeline_state
@@ -165,11 +181,23 @@ class FleetLink:
             tls_cert=sync.tls_cert, tls_key=sync.tls_key, version=__version__, batch_items=sync.batch_items,
             telemetry_every_s=sync.telemetry_every_s,
         )  # fmt: skip
+        applied = self._applied_version()
+        self.gate = self._gate(applied)
         self.agent = SyncAgent(
             config, self._outbox, next_session(settings.state_dir), telemetry=self.telemetry,
-            on_command=self._command, on_desired=self.on_desired, applied_version=self._applied_version(),
+            on_command=self._command, on_desired=self.on_desired, applied_version=applied,
+            gate=self.gate,
         )  # fmt: skip
         psutil.cpu_percent(None)
+
+    def _gate(self, applied_version: int) -> FleetGate:
+        """The signature and replay check of the fleet's requests; without a usable key it refuses them all."""
+        settings = self._settings
+        key, problem = load_gate_key(settings.sync.fleet_public_key)
+        if problem is not None:
+            log.error("sync: the fleet's settings and commands will be refused", extra={"reason": problem})
+        guard = ReplayGuard(fleet_replay_path(settings.state_dir), applied_version)
+        return FleetGate(key, guard, settings.sync.tenant, settings.device_id, problem=problem)
 
     def _applied_version(self) -> int:
         path = fleet_version_path(self._settings.state_dir)
@@ -181,12 +209,14 @@ class FleetLink:
     def telemetry(self) -> Telemetry:
         """The device's health now."""
         last = self.agent.status.last_sync_at
+        verdict, reasons = self._health() if self._health is not None else (None, [])
         return Telemetry(
             at=datetime.now(UTC), cpu_pct=psutil.cpu_percent(None), memory_pct=psutil.virtual_memory().percent,
             disk_pct=psutil.disk_usage(str(self._settings.state_dir)).percent, temperature_c=_temperature(),
             version=__version__, outbox_depth=self._outbox.depth(),
             last_sync_at=None if last is None else datetime.fromtimestamp(last, UTC),
-            pipeline_state=self._pipeline_state(),
+            pipeline_state=self._pipeline_state(), health=verdict,
+            health_reasons=[r.replace("\x00", "")[:MAX_REASON_CHARS] for r in reasons[:MAX_HEALTH_REASONS]],
         )  # fmt: skip
 
     def on_desired(self, desired: DesiredState) -> ReportedState:

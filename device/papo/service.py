@@ -1,5 +1,8 @@
 """The daemon's voice pipeline: load models, capture with retries, transcribe, keep what was said to Papo; /health.
 
+Reminders are said from here when due, once a real speaker plays them; a missing speaker is reopened with the
+same backoff as the microphone.
+
 What was not said to Papo (no wake word, outside the follow-up window) stays in memory: the companion checks it
 for signs of trouble, then it is dropped (no turn, no outbox row, no words in the log), unless the household set
 `privacy.keep_unaddressed`. What is kept is stored by the companion after its wellbeing rules and any urgent
@@ -24,7 +27,9 @@ from papo.conversation.turn import Admitted, decide, keep
 from papo.engine import SpeechEngine, load_engine
 from papo.errors import AudioInputError, NoAudioInputError, PapoError
 from papo.listener import Listener, PendingUtterance
+from papo.retry import Backoff
 from papo.settings import Settings
+from papo.speech.tts import Speaker
 from papo.store import Store
 from papo.system.logging import fields
 
@@ -60,6 +65,13 @@ class PipelineStatus:
     model_versions: dict[str, str] = field(default_factory=dict)
 
 
+def _native_speaker(device: str | None) -> Speaker:
+    """The loudspeaker on the native playback (AudioOutputError, a PapoError, when there is none)."""
+    from papo.audio.native import NativeSpeaker
+
+    return NativeSpeaker(device)
+
+
 class VoiceService:
     """Runs the microphone pipeline until stopped; never lets one failure stop the daemon."""
 
@@ -70,12 +82,14 @@ class VoiceService:
         open_source: Callable[[], FrameSource] | None = None,
         engine_loader: Callable[[Settings], SpeechEngine] = load_engine,
         conversation: ConversationRuntime | None = None,
+        open_speaker: Callable[[], Speaker] | None = None,
     ) -> None:
         self.status = PipelineStatus()
         self._settings = settings
         self._store = store
         self._open_source = open_source or (lambda: open_microphone(settings.audio))
         self._engine_loader = engine_loader
+        self._open_speaker = open_speaker or (lambda: _native_speaker(settings.audio.output_device))
         self._stop = threading.Event()
         self._restart = threading.Event()
         self.conversation = conversation
@@ -95,19 +109,19 @@ class VoiceService:
             return
         self.status.models = {"stt": engine.stt_model, "vad": engine.vad_model}
         self.status.model_versions = engine.model_versions()
-        delay = 1.0
+        backoff = Backoff(self._settings.audio.retry_max_s)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stt") as executor:
             while not self._stop.is_set():
                 try:
                     source = await asyncio.to_thread(self._open_source)
                 except AudioInputError as exc:
                     state = PipelineState.NO_AUDIO_INPUT if isinstance(exc, NoAudioInputError) else PipelineState.FAILED
+                    delay = backoff.next()
                     self._set(state, str(exc), retry_in_s=delay)
                     log.warning("audio input unavailable", extra=fields(reason=str(exc), retry_in_s=delay))
                     await asyncio.to_thread(self._stop.wait, delay)
-                    delay = min(delay * 2, self._settings.audio.retry_max_s)
                     continue
-                delay = 1.0
+                backoff.reset()
                 await self._listen(engine, executor, source)
         self._set(PipelineState.STOPPED, "")
 
@@ -215,12 +229,55 @@ class VoiceService:
             )  # fmt: skip
 
     async def run_reminders(self) -> None:
-        """Speak due reminders (checked every second) until `stop()`."""
-        while not self._stop.is_set():
-            if self._companion_on():
-                assert self.conversation is not None
+        """Speak due reminders (checked every second) until `stop()`, reopening the speaker whenever there is none."""
+        keeper = asyncio.create_task(self._keep_speaker(), name="speaker")
+        try:
+            while not self._stop.is_set():
+                if self._companion_on():
+                    assert self.conversation is not None
+                    try:
+                        await asyncio.to_thread(self.conversation.companion.speak_due_reminders)
+                    except Exception:  # a failing reminder must not end the loop
+                        log.exception("reminder failed")
+                await asyncio.to_thread(self._stop.wait, 1.0)
+        finally:
+            await keeper
+
+    async def _keep_speaker(self) -> None:
+        """Whenever the companion has no real speaker (none at the start, or it broke), open one with backoff.
+
+        The companion speaks on it once it opens. A speaker opened here is closed here: once it is replaced (it
+        broke), and when the service stops; the stand-in it replaces at first belongs to the wiring.
+        """
+        output = self.conversation.companion.output if self._companion_on() and self.conversation else None
+        backoff = Backoff(self._settings.audio.retry_max_s)
+        opened: Speaker | None = None
+        try:
+            while output is not None and not self._stop.is_set():
+                if output.has_speaker:
+                    backoff.reset()
+                    await asyncio.to_thread(self._stop.wait, 1.0)
+                    continue
+                await asyncio.to_thread(self._stop.wait, backoff.next())  # the wiring (or the broken one) just tried
+                if self._stop.is_set():
+                    break
                 try:
-                    await asyncio.to_thread(self.conversation.companion.speak_due_reminders)
-                except Exception:  # a failing reminder must not end the loop
-                    log.exception("reminder failed")
-            await asyncio.to_thread(self._stop.wait, 1.0)
+                    speaker = await asyncio.to_thread(self._open_speaker)
+                except Exception as exc:  # AudioOutputError, or anything else: the companion goes on without one
+                    log.warning("audio output unavailable", extra=fields(reason=str(exc), retry_in_s=backoff.peek()))
+                    continue
+                if output.use(speaker) is opened and opened is not None:
+                    _release(opened)
+                opened = speaker
+                log.info("speaker open", extra=fields(device=getattr(speaker, "name", None)))
+        finally:
+            if opened is not None:
+                _release(opened)
+
+
+def _release(speaker: Speaker) -> None:
+    """Close a speaker; one that broke may fail to close, which is logged and ignored."""
+    try:
+        speaker.close()
+    except Exception as exc:
+        log.warning("speaker not closed cleanly", extra=fields(reason=str(exc)))

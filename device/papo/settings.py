@@ -208,7 +208,6 @@ class LlmSettings(Section):
     temperature: float = Field(default=0.6, ge=0, le=2)
     context_tokens: int = Field(default=2048, ge=512, le=32768, description="Embedded model's context window")
     threads: int = Field(default=2, ge=1, le=16, description="CPU threads of the embedded model")
-    port: int = Field(default=8091, ge=1, le=65535, description="Loopback port of the embedded llama.cpp server")
 
 
 class TtsSettings(Section):
@@ -256,6 +255,11 @@ class ConversationSettings(Section):
         default=15.0, ge=0, le=3600, description="The crew reviews turns once the conversation pauses this long",
         json_schema_extra=LIVE_FLEET,
     )  # fmt: skip
+    reminder_grace_min: float = Field(
+        default=30.0, ge=0, le=1440,
+        description="Reminders overdue longer than this (a clock jump, the device off) are missed: the latest one "
+        "is mentioned once, none is said as due",
+    )  # fmt: skip
 
 
 class SyncSettings(Section):
@@ -270,6 +274,11 @@ class SyncSettings(Section):
     tls_ca: Path | None = Field(default=None, description="CA bundle: turns TLS on")
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    fleet_public_key: Path | None = Field(
+        default=None,
+        description="The fleet's Ed25519 public key (PEM, from `papo-cloud devices add`): only settings and commands "
+        "signed by it are taken; without it every one is refused",
+    )
     telemetry_every_s: float = Field(default=60.0, ge=1, le=3600)
     batch_items: int = Field(default=200, ge=1, le=500)
     outbox_max_rows: int = Field(

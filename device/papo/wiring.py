@@ -108,7 +108,10 @@ class Wiring:
         return microphone
 
     def speaker(self, required: bool = False) -> Speaker:
-        """The loudspeaker; without one, an error when `required`, else a stand-in that drops the audio."""
+        """The loudspeaker; without one, an error when `required`, else a stand-in that drops the audio.
+
+        The daemon keeps trying to open the real one meanwhile (`VoiceService.run_reminders`), with backoff.
+        """
         from papo.audio.native import NativeSpeaker, open_speaker
 
         device = self.settings.audio.output_device

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 PROTOCOL_VERSION: Literal[1] = 1
 TOPIC_ROOT = "papo/v1"
@@ -24,6 +24,8 @@ TurnId = Annotated[str, Field(min_length=1, max_length=64)]
 # what the cloud's integer columns hold: a larger number would fail the whole ingest round, not just its message
 MAX_BIGINT = 2**63 - 1
 MAX_INT = 2**31 - 1
+MAX_HEALTH_REASONS = 16
+MAX_REASON_CHARS = 200
 _BATCH_ENVELOPE_BYTES = 256  # `{"schema_version":1,"device_id":…,"batch_id":…,"items":[]}` with ids at their limits
 
 
@@ -293,6 +295,10 @@ class Telemetry(WireModel):
     outbox_depth: int = Field(ge=0, le=MAX_INT)
     last_sync_at: datetime | None = None
     pipeline_state: str | None = Field(default=None, max_length=64)
+    health: str | None = Field(default=None, pattern=r"^(ok|degraded|failed)$", description="The /health verdict")
+    health_reasons: list[Annotated[str, Field(max_length=MAX_REASON_CHARS)]] = Field(
+        default_factory=list, max_length=MAX_HEALTH_REASONS, description="Why degraded or failed (no mic, disk full…)"
+    )
 
 
 class DesiredState(WireModel):
@@ -313,6 +319,9 @@ class ReportedState(WireModel):
     reason: str | None = Field(default=None, max_length=500)
     restart_needed: list[Annotated[str, Field(max_length=200)]] = Field(
         default_factory=list, max_length=200, description="Accepted keys that take effect at the next start"
+    )
+    held_locally: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=200, description="Keys the owner's local settings hold: they win over these"
     )
 
 
@@ -344,3 +353,47 @@ class CommandResult(WireModel):
     ok: bool
     detail: str = Field(default="", max_length=2000)
     data: JsonObject = Field(default_factory=dict)
+
+
+MAX_SIGNED_BODY_CHARS = 200_000  # a signed body holds one desired state or command (settings are small)
+_BASE64_SIGNATURE = r"^[A-Za-z0-9+/]{86}==$"  # 64 bytes of Ed25519 signature
+
+
+class SignedBody(WireModel):
+    """What the fleet signs: one desired state or command, for one device, valid for a while, in order.
+
+    `sequence` orders the fleet's requests of one kind to one device: a desired state's version; a command's
+    issue time in microseconds. The device refuses a desired state not newer than the last, and a command id
+    it has seen or an expired command (papo_sync.device.gate).
+    """
+
+    kind: Literal["desired", "command"]
+    tenant: DeviceId
+    device_id: DeviceId
+    issued_at: AwareDatetime
+    expires_at: AwareDatetime
+    sequence: int = Field(ge=0, le=MAX_BIGINT)
+    desired: DesiredState | None = None
+    command: Command | None = None
+
+    @model_validator(mode="after")
+    def _one_request(self) -> SignedBody:
+        """Exactly the request `kind` names, and a validity that ends after it begins."""
+        if (self.desired is not None, self.command is not None) != (self.kind == "desired", self.kind == "command"):
+            raise ValueError(f"a {self.kind} body carries exactly one {self.kind}")
+        if self.expires_at <= self.issued_at:
+            raise ValueError("expires_at must be after issued_at")
+        return self
+
+
+class SignedMessage(WireModel):
+    """On `shadow/delta` and `cmd/{id}`: a SignedBody as JSON and the fleet key's Ed25519 signature of it.
+
+    The signature (base64) covers `papo_sync.signing.DOMAIN` followed by the UTF-8 bytes of `body`, exactly as
+    sent: the device checks the bytes it received, then parses them; nothing is serialised again.
+    """
+
+    schema_version: Literal[1] = PROTOCOL_VERSION
+    body: str = Field(min_length=2, max_length=MAX_SIGNED_BODY_CHARS)
+    signature: str = Field(pattern=_BASE64_SIGNATURE)
+    key_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{16}$", description="Which fleet key signed it")

@@ -18,7 +18,6 @@ from papo_sync.cloud.settings import CloudSettings
 from papo_sync.protocol import (
     CommandName,
     CommandResult,
-    DesiredState,
     OutboxItem,
     Presence,
     ReportedState,
@@ -35,6 +34,7 @@ from papo_sync.protocol import (
     telemetry_topic,
 )
 from support.broker import CLOUD_USERS, Broker, device_password
+from support.fleet import opened
 from support.wait import wait_until
 
 pytestmark = pytest.mark.services
@@ -191,7 +191,7 @@ def test_the_fleet_lists_devices_turns_and_groups(
     ]
     assert set(devices[0]) == {
         "device_id", "tenant", "presence", "session_seq", "version", "last_seen", "last_sync_at", "outbox_depth",
-        "desired_version", "reported_version",
+        "desired_version", "reported_version", "health", "health_reasons",
     }  # fmt: skip
     turns = fleet.turns("dev-1", limit=3)
     assert [(t["seq"], t["text"], t["timings"]["stt_ms"]) for t in turns] == [
@@ -231,7 +231,7 @@ def test_desired_state_builds_on_what_the_device_accepted_and_refuses_a_stale_ve
     finally:
         watcher.disconnect()
         watcher.loop_stop()
-    assert DesiredState.model_validate_json(received[0]) == second
+    assert opened(received[0]).desired == second  # signed by the fleet's key
 
 
 def test_an_unanswered_command_is_recorded_and_says_so(fleet: Fleet, db: psycopg.Connection[Any]) -> None:

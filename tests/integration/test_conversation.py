@@ -245,7 +245,7 @@ def test_no_connection_is_attempted_to_anything_but_the_llm_endpoint(scripted: S
 
 
 def test_the_embedded_default_model_answers_in_portuguese(state_dir: Path) -> None:
-    settings: Settings = load_settings(llm={"port": _free_port()}, conversation={"crew": False})
+    settings: Settings = load_settings(conversation={"crew": False})
     store = Store(settings.store_path, settings.device_id, 300)
     speaker = RecordingSpeaker()
     runtime = ConversationRuntime(settings, store, speaker, None)

@@ -43,6 +43,7 @@ def cloud_cli(
         "PAPO_CLOUD_DATABASE_URL": database, "PAPO_CLOUD_ENROL_BROKER_DIR": str(broker.files.directory),
         "PAPO_CLOUD_ENROL_HOST": "127.0.0.1", "PAPO_CLOUD_ENROL_PORT": str(broker.port),
         "PAPO_CLOUD_ENROL_DEVICE_DIR": str(tmp_path / "device"),
+        "PAPO_CLOUD_FLEET_SIGNING_KEY": str(tmp_path / "cloud" / "fleet.key"),
     }.items():  # fmt: skip
         monkeypatch.setenv(name, value)
 
@@ -88,8 +89,13 @@ def test_an_enrolled_device_syncs_and_a_revoked_one_cannot_connect(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     out = tmp_path / "device" / "sala-01.toml"
+    code, _, error = cloud_cli("devices", "add", "sala-01", "--tenant", "familia-silva", "--out", str(out))
+    assert code == 1 and "papo-cloud fleet keygen" in error  # no fleet key yet: nothing the device could trust
+    assert cloud_cli("fleet", "keygen")[0] == 0
     code, printed, _ = cloud_cli("devices", "add", "sala-01", "--tenant", "familia-silva", "--out", str(out))
     assert code == 0, printed
+    fleet_public = tmp_path / "device" / "sala-01.fleet.pub"
+    assert fleet_public.read_bytes() == (tmp_path / "cloud" / "fleet.pub").read_bytes()
     password = (tmp_path / "device" / "sala-01.password").read_text().strip()
     assert f"password (shown only now): {password}" in printed and len(password) >= 40
     for secret in (out, out.with_suffix(".password")):
@@ -98,6 +104,7 @@ def test_an_enrolled_device_syncs_and_a_revoked_one_cannot_connect(
     assert "user sala-01\ntopic write papo/v1/familia-silva/sala-01/state\n" in broker.files.acl.read_text()
 
     config = _agent_config(out, monkeypatch, tmp_path / "state")
+    assert load_settings().sync.fleet_public_key == tmp_path / "device" / "sala-01.fleet.pub"
     assert (config.device_id, config.tenant, config.port) == ("sala-01", "familia-silva", broker.port)
     store = _store(tmp_path / "device.sqlite3", "sala-01", 20)
     agent = SyncAgent(config, store.outbox, session_seq=1)
@@ -122,6 +129,7 @@ def test_enrolment_refuses_a_second_tenant_and_bad_names(
     cloud_cli: Any, tmp_path: Path, db: psycopg.Connection[Any]
 ) -> None:
     out = str(tmp_path / "device" / "d.toml")
+    assert cloud_cli("fleet", "keygen")[0] == 0
     assert cloud_cli("devices", "add", "dev-7", "--tenant", "acme", "--out", out)[0] == 0
     code, _, error = cloud_cli("devices", "add", "dev-7", "--tenant", "other", "--out", out)
     assert code == 1 and "enrolled in tenant 'acme'" in error and "devices remove dev-7" in error
@@ -150,6 +158,7 @@ def test_broker_setup_writes_a_tls_listener_for_devices_and_keeps_plaintext_on_l
         monkeypatch.setenv(f"PAPO_CLOUD_ENROL_TLS_{name}", str(path))
     code, printed, _ = cloud_cli("broker", "setup")
     assert code == 0 and "new cloud account ingest" in printed and "new cloud account fleet" in printed
+    assert "new fleet signing key" in printed and (tmp_path / "cloud" / "fleet.key").stat().st_mode & 0o077 == 0
     config = (directory / "mosquitto.conf").read_text()
     assert f"listener {local} 127.0.0.1\n" in config and f"listener {public} 0.0.0.0\ncafile {ca}\n" in config
     assert "user dev-1\n" in (directory / "acl").read_text()  # the enrolled devices of the database

@@ -392,7 +392,8 @@ def test_fleet_config_for_a_group_reaches_every_device_of_the_tenant(
     broker: Broker, cloud: CloudSettings, db: psycopg.Connection[Any]
 ) -> None:
     from papo_sync.cloud.fleet import Fleet, FleetError
-    from papo_sync.protocol import DesiredState, shadow_delta_topic
+    from papo_sync.protocol import shadow_delta_topic
+    from support.fleet import opened
 
     for device in ("dev-1", "dev-2"):
         db.execute("INSERT INTO device (device_id, tenant, first_seen, last_seen) VALUES (%s, 'acme', now(), now())",
@@ -412,12 +413,12 @@ def test_fleet_config_for_a_group_reaches_every_device_of_the_tenant(
     finally:
         fleet.close()
         watcher.close()
-    desired = DesiredState.model_validate_json(watcher.received[0].payload)
-    assert desired.version == 1 and desired.settings == {"conversation": {"follow_up_s": 30}}
+    desired = opened(watcher.received[0].payload).desired  # signed by the fleet's key
+    assert desired is not None and desired.version == 1 and desired.settings == {"conversation": {"follow_up_s": 30}}
     late = _Client(broker, "dev-1", device_password("dev-1"))  # a device connecting later still gets it
     late.subscribe(shadow_delta_topic(TENANT, "dev-1"))
     try:
         wait_until(lambda: bool(late.received), 10, "the retained desired state")
     finally:
         late.close()
-    assert late.received[0].retain and DesiredState.model_validate_json(late.received[0].payload).version == 1
+    assert late.received[0].retain and opened(late.received[0].payload).sequence == 1

@@ -43,7 +43,8 @@ set-default-source papo_room.monitor
 class PulseRig:
     """A running PulseAudio with the test sinks, and the environment that points ALSA at it."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, start: bool = True) -> None:
+        """Write the rig's configuration under `directory` and (unless `start` is False) start the server."""
         if shutil.which("pulseaudio") is None:
             raise RuntimeError("pulseaudio is not installed; `make test` installs it (apt-get install pulseaudio)")
         self.directory = directory
@@ -55,10 +56,16 @@ class PulseRig:
             "ALSA_CONFIG_PATH": f"/usr/share/alsa/alsa.conf:{self.alsa_conf}",
             "PULSE_SERVER": f"unix:{self.socket}",
         }
+        self._process: subprocess.Popen[bytes] | None = None
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Start the server (its sinks appear to ALSA, whose configuration `env` already named)."""
         self._process = subprocess.Popen(
-            ["pulseaudio", "-n", "-F", str(directory / "default.pa"), "--daemonize=no", "--exit-idle-time=-1",
-             "--log-target=file:" + str(directory / "pulse.log")],
-            env={**os.environ, "XDG_RUNTIME_DIR": str(directory), "HOME": str(directory)},
+            ["pulseaudio", "-n", "-F", str(self.directory / "default.pa"), "--daemonize=no", "--exit-idle-time=-1",
+             "--log-target=file:" + str(self.directory / "pulse.log")],
+            env={**os.environ, "XDG_RUNTIME_DIR": str(self.directory), "HOME": str(self.directory)},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
@@ -69,6 +76,7 @@ class PulseRig:
         return log.read_text()[-2000:] if log.exists() else ""
 
     def _ready(self) -> bool:
+        assert self._process is not None
         if self._process.poll() is not None:
             raise RuntimeError(f"PulseAudio exited: {self._log()}")
         if not self.socket.exists():
@@ -91,7 +99,9 @@ class PulseRig:
         return SpeakerRecording(process, wav, time.monotonic())
 
     def close(self) -> None:
-        """Stop the server."""
+        """Stop the server (if it was started)."""
+        if self._process is None:
+            return
         self._process.terminate()
         try:
             self._process.wait(timeout=10)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from papo_sync.cloud.ingest import Ingestor
     from papo_sync.cloud.settings import CloudSettings
     from support.broker import Broker
+    from support.fleet import FleetKey
 
 # The cloud side is imported inside the fixtures: collecting the fast tier loads neither it nor its drivers.
 
@@ -67,7 +68,17 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
 
 
 @pytest.fixture
-def cloud(broker: Broker, database: str) -> CloudSettings:
+def fleet_key(tmp_path: Path) -> FleetKey:
+    """The fleet's signing key of a test: `cloud` signs with it, devices are given its public key."""
+    from support.fleet import FleetKey
+
+    directory = tmp_path / "fleet-key"
+    directory.mkdir()
+    return FleetKey.create(directory)
+
+
+@pytest.fixture
+def cloud(broker: Broker, database: str, fleet_key: FleetKey) -> CloudSettings:
     from papo_sync.cloud.settings import BrokerSettings, CloudSettings
     from support.broker import CLOUD_USERS
 
@@ -76,6 +87,7 @@ def cloud(broker: Broker, database: str) -> CloudSettings:
         redis_prefix=f"t{uuid.uuid4().hex[:8]}",
         broker=BrokerSettings(port=broker.port, username="ingest", password=CLOUD_USERS["ingest"]),
         batch_wait_ms=10,
+        fleet_signing_key=fleet_key.private,
     )
 
 

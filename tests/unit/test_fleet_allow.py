@@ -115,6 +115,7 @@ def test_the_owners_toml_wins_over_the_fleet_and_the_held_keys_are_reported(
     report = apply_desired(DesiredState(version=2, settings=changes), state_dir)
     assert report.accepted
     assert report.reason == "held locally (the device's settings win): conversation.follow_up_s, tts.rate_wpm"
+    assert report.held_locally == ["conversation.follow_up_s", "tts.rate_wpm"]
     settings = load_settings()
     assert settings.conversation.follow_up_s == 10  # the TOML file over the fleet
     assert settings.tts.rate_wpm == 150  # the environment over the fleet

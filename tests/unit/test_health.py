@@ -13,6 +13,7 @@ from litestar.datastructures import State
 from litestar.testing import TestClient
 
 from papo.conversation.runtime import ConversationState, ConversationStatus
+from papo.conversation.supervisor import ServerState, ServerStatus
 from papo.service import PipelineState, VoiceService
 from papo.settings import load_settings
 from papo.store import Store
@@ -26,7 +27,9 @@ class Parts:
         self.store = store
         self.voice = VoiceService(load_settings(), store)
         self.voice.status.state = PipelineState.LISTENING
-        self.companion = SimpleNamespace(output=SimpleNamespace(has_speaker=True), llm_failing=False, speaking=False)
+        self.companion = SimpleNamespace(
+            output=SimpleNamespace(has_speaker=True), llm_failing=False, speaking=False, reminders_missed=0
+        )
         self.runtime = SimpleNamespace(
             status=ConversationStatus(state=ConversationState.READY), companion=self.companion,
             crew=SimpleNamespace(state=SimpleNamespace(value="off")), memory=None,
@@ -90,3 +93,18 @@ def test_a_failed_pipeline_is_503_with_its_reason_first(parts: Parts) -> None:
     code, body = parts.get()
     assert (code, body["status"]) == (503, "failed")
     assert body["reasons"] == ["pipeline failed: model whisper-base is missing", "disk full"]
+
+
+def test_the_embedded_model_restarting_is_llm_down_with_its_restarts(parts: Parts) -> None:
+    server = ServerStatus(state=ServerState.RESTARTING, restarts=2, detail="exited with code -9")
+    parts.runtime.status.llm_server = server
+    code, body = parts.get()
+    assert (code, body["status"], body["reasons"]) == (200, "degraded", ["LLM down"])
+    llm = body["conversation"]["llm"]
+    assert (llm["state"], llm["restarts"], llm["url"]) == ("restarting", 2, None)
+    server.state, server.url = ServerState.READY, "http://127.0.0.1:40000/v1"
+    code, body = parts.get()
+    assert (code, body["status"], body["reasons"]) == (200, "ok", [])
+    assert body["conversation"]["llm"] == {
+        "url": "http://127.0.0.1:40000/v1", "model": None, "failing": False, "state": "ready", "restarts": 2,
+    }  # fmt: skip

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -13,9 +14,11 @@ import pytest
 
 import papo_sync.device.agent as agent_module
 from papo_sync.device.agent import AgentConfig, SyncAgent
+from papo_sync.device.gate import FleetGate, ReplayGuard
 from papo_sync.device.ports import MqttClient
 from papo_sync.protocol import (
     Command,
+    CommandName,
     CommandResult,
     DesiredState,
     OutboxItem,
@@ -35,8 +38,11 @@ from papo_sync.protocol import (
     sync_up_topic,
     telemetry_topic,
 )
+from papo_sync.signing import generate_private_key
+from support.fleet import signed_command, signed_desired
 
 TENANT, DEVICE = "acme", "dev-1"
+FLEET_KEY = generate_private_key()  # the fleet's signing key: the agents' gate trusts its public key
 WAIT_S = 5.0
 
 
@@ -169,8 +175,8 @@ Make = Callable[..., Rig]
 
 
 @pytest.fixture
-def make() -> Iterator[Make]:
-    """Build and start agents on fake clients; stop them all at the end."""
+def make(tmp_path: Path) -> Iterator[Make]:
+    """Build and start agents on fake clients, trusting FLEET_KEY; stop them all at the end."""
     agents: list[SyncAgent] = []
 
     def build(rows: int = 0, connect: bool = True, **options: Any) -> Rig:
@@ -178,6 +184,8 @@ def make() -> Iterator[Make]:
         config = AgentConfig(host="127.0.0.1", port=1883, tenant=TENANT, device_id=DEVICE,
                              **{k: v for k, v in options.items() if k in config_keys})  # fmt: skip
         client, outbox, clock = FakeClient(), MemoryOutbox(rows), Clock()
+        guard = ReplayGuard(tmp_path / f"replay-{len(agents)}.json", options.get("applied_version", 0))
+        options.setdefault("gate", FleetGate(FLEET_KEY.public_key(), guard, TENANT, DEVICE))
         agent = SyncAgent(
             config, outbox, session_seq=7, client_factory=lambda _: cast(MqttClient, client), clock=clock,
             **{k: v for k, v in options.items() if k not in config_keys},
@@ -209,7 +217,11 @@ def _ack(rig: Rig, message: Published, rejected: int = 0) -> None:
 
 
 def _command(name: str, command_id: str, expires_at: datetime | None = None) -> str:
-    return Command.model_validate({"command_id": command_id, "name": name, "expires_at": expires_at}).model_dump_json()
+    return signed_command(FLEET_KEY, name, command_id, DEVICE, TENANT, expires_at)
+
+
+def _desired(version: int, settings: dict[str, Any]) -> str:
+    return signed_desired(FLEET_KEY, version, settings, DEVICE, TENANT)
 
 
 def _result(rig: Rig, command_id: str) -> CommandResult:
@@ -318,23 +330,64 @@ def test_a_newer_desired_state_is_applied_on_the_worker_thread_and_stale_ones_ar
 
     rig = make(on_desired=on_desired, applied_version=2)
     delta = shadow_delta_topic(TENANT, DEVICE)
-    rig.client.deliver(delta, DesiredState(version=3, settings={"a": 1}).model_dump_json())
+    rig.client.deliver(delta, _desired(3, {"a": 1}))
     (report,) = rig.client.wait_for(shadow_update_topic(TENANT, DEVICE), 1)
     assert ReportedState.model_validate_json(report.payload).version == 3
     assert [version for version, _ in seen] == [3]
     assert seen[0][1] is not threading.current_thread() and seen[0][1].name == "sync-inbox"
     assert rig.agent.status.applied_version == 3
-    for stale in (3, 1):  # the retained delta seen again, an older one
-        rig.client.deliver(delta, DesiredState(version=stale, settings={"a": 0}).model_dump_json())
+    for stale in (3, 1):  # the retained delta seen again (nothing to say), an older one (refused: a replay)
+        rig.client.deliver(delta, _desired(stale, {"a": 0}))
     rig.client.deliver(command_topic(TENANT, DEVICE, "c1"), _command("ping", "c1"))
     assert _result(rig, "c1").ok  # the worker is past the stale ones, in order
     assert [version for version, _ in seen] == [3]
-    assert len(rig.client.on(shadow_update_topic(TENANT, DEVICE))) == 1
+    reports = [ReportedState.model_validate_json(m.payload) for m in rig.client.on(shadow_update_topic(TENANT, DEVICE))]
+    assert [(r.version, r.accepted, r.reason) for r in reports] == [
+        (3, True, None),
+        (3, False, "replayed: desired version 1 is older than 3"),  # the version it still runs
+    ]
+
+
+def test_unsigned_and_wrongly_signed_requests_are_refused_with_the_reason(make: Make) -> None:
+    seen: list[int] = []
+
+    def on_desired(desired: DesiredState) -> ReportedState:
+        seen.append(desired.version)
+        return ReportedState(version=desired.version, settings=desired.settings, accepted=True)
+
+    rig = make(on_desired=on_desired, on_command=lambda c: CommandResult(command_id=c.command_id, ok=True))
+    delta, other_key = shadow_delta_topic(TENANT, DEVICE), generate_private_key()
+    rig.client.deliver(delta, DesiredState(version=5, settings={"a": 1}).model_dump_json())
+    rig.client.deliver(delta, signed_desired(other_key, 6, {"a": 2}, DEVICE, TENANT))
+    rig.client.deliver(
+        command_topic(TENANT, DEVICE, "c1"), Command(command_id="c1", name=CommandName.PING).model_dump_json()
+    )
+    rig.client.deliver(command_topic(TENANT, DEVICE, "c2"), signed_command(other_key, "delete-history", "c2"))
+    reports = rig.client.wait_for(shadow_update_topic(TENANT, DEVICE), 2)
+    reasons = [ReportedState.model_validate_json(m.payload).model_dump(include={"version", "accepted", "reason"})
+               for m in reports]  # fmt: skip
+    assert [(r["version"], r["accepted"], r["reason"][:14]) for r in reasons] == [
+        (0, False, "unsigned: not "),
+        (0, False, "bad signature:"),
+    ]
+    assert _result(rig, "c1").model_dump(include={"ok", "detail"}) == {
+        "ok": False, "detail": "refused: unsigned: not a message signed by the fleet key",
+    }  # fmt: skip
+    assert not _result(rig, "c2").ok and _result(rig, "c2").detail.startswith("refused: bad signature")
+    assert seen == [] and rig.agent.status.applied_version == 0
+
+
+def test_an_agent_without_a_gate_refuses_every_request(make: Make) -> None:
+    rig = make(gate=None)
+    rig.client.deliver(command_topic(TENANT, DEVICE, "c1"), _command("ping", "c1"))
+    assert _result(rig, "c1").model_dump(include={"ok", "detail"}) == {
+        "ok": False, "detail": "refused: this device has no fleet public key (set sync.fleet_public_key)",
+    }  # fmt: skip
 
 
 def test_a_device_without_a_settings_handler_refuses_desired_state(make: Make) -> None:
     rig = make()
-    rig.client.deliver(shadow_delta_topic(TENANT, DEVICE), DesiredState(version=1, settings={}).model_dump_json())
+    rig.client.deliver(shadow_delta_topic(TENANT, DEVICE), _desired(1, {}))
     (report,) = rig.client.wait_for(shadow_update_topic(TENANT, DEVICE), 1)
     refused = ReportedState.model_validate_json(report.payload)
     assert not refused.accepted and refused.reason == "this device takes no settings"
@@ -382,9 +435,7 @@ def test_invalid_payloads_and_foreign_topics_are_ignored(make: Make, monkeypatch
     ack = SyncAck(batch_id=_batch(batch).batch_id, acked=_ids(batch)).model_dump_json()
     ignored = [
         (sync_ack_topic(TENANT, DEVICE), b"{not json"),
-        (shadow_delta_topic(TENANT, DEVICE), b"[]"),
-        (shadow_delta_topic(TENANT, DEVICE), DesiredState(version=1, settings={}).model_dump_json()),  # raises
-        (command_topic(TENANT, DEVICE, "x1"), b'{"command_id": "x1", "name": "self-destruct"}'),
+        (shadow_delta_topic(TENANT, DEVICE), _desired(1, {})),  # raises
         (f"{command_topic(TENANT, DEVICE, 'x2')}/result", _command("ping", "x2")),
         (command_topic(TENANT, "dev-2", "x3"), _command("ping", "x3")),
         ("elsewhere/cmd/x4", _command("ping", "x4")),
@@ -399,4 +450,4 @@ def test_invalid_payloads_and_foreign_topics_are_ignored(make: Make, monkeypatch
     assert rig.outbox.depth() == 2 and rig.agent.status.acked == 0
     published = {m.topic for m in rig.client.published}
     assert shadow_update_topic(TENANT, DEVICE) not in published
-    assert not [t for t in published if t.endswith(("x1/result", "x2/result", "x3/result", "x4/result"))]
+    assert not [t for t in published if t.endswith(("x2/result", "x3/result", "x4/result"))]

@@ -11,13 +11,20 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from papo.conversation.anticipation import Anticipator
 from papo.conversation.crew import CrewRuntime
 from papo.conversation.llm import ChatClient, ChatMessage
 from papo.conversation.memory import MemoryStore
-from papo.conversation.phrases import CHECK_IN, WARMING_UP, reminder_confirmation, reminder_due, urgent_reply
+from papo.conversation.phrases import (
+    CHECK_IN,
+    WARMING_UP,
+    reminder_confirmation,
+    reminder_due,
+    reminder_missed,
+    urgent_reply,
+)
 from papo.conversation.post_turn import PostTurnReviewer
 from papo.conversation.prompt import PastTurn, build_messages
 from papo.conversation.reminders import parse_reminder
@@ -28,7 +35,7 @@ from papo.conversation.wake import mentions
 from papo.conversation.wellbeing import WellbeingSign, assess
 from papo.errors import PapoError
 from papo.settings import ConversationSettings, Settings, live_keys
-from papo.store import EventSource, Store, companion_turn, utc_now
+from papo.store import EventSource, Reminder, Store, companion_turn, utc_now
 from papo.system.logging import fields
 
 log = logging.getLogger(__name__)
@@ -62,7 +69,8 @@ class Companion:
         self._llm = llm
         self._memory = memory
         self._last_reply_at: float | None = None
-        self._said_unmarked: set[str] = set()  # reminders said whose "spoken" mark could not be stored
+        self._said_unmarked: set[str] = set()  # reminders said (or missed) whose mark could not be stored
+        self.reminders_missed = 0  # reminders found overdue past the grace since start (reported on /health)
         self.llm_failing = False  # the last reply meant for the LLM got the fallback phrase (reported on /health)
         self._last_conversation_id: str | None = None
         self.anticipator = Anticipator(
@@ -124,12 +132,21 @@ class Companion:
         return self.output.speaking
 
     def speak_due_reminders(self) -> int:
-        """Speak every reminder that is due and mark it spoken; how many.
+        """Say the reminders now due, each marked spoken; how many were said or found missed.
 
-        One that cannot be marked (a full disk) is remembered here as said, so it is not repeated every second.
+        Only on a real output: with no speaker they stay due (nothing is said into the void). Those overdue past
+        the grace (a clock jump, the device off) are not said one by one: the latest is mentioned once and all are
+        marked missed. One that cannot be marked (a full disk) is remembered here, so it is not said every second.
         """
-        due = [r for r in self._store.reminders.due(utc_now()) if r.id not in self._said_unmarked]
-        for reminder in due:
+        if not self.output.has_speaker:
+            return 0
+        now = utc_now()
+        due = [r for r in self._store.reminders.due(now) if r.id not in self._said_unmarked]
+        cutoff = now - timedelta(minutes=self._conversation.reminder_grace_min)
+        missed = [r for r in due if r.due_at < cutoff]
+        if missed:
+            self._mention_missed(missed, now)
+        for reminder in (r for r in due if r.due_at >= cutoff):
             log.info("reminder due", extra=fields(reminder_id=reminder.id))
             self.output.say(reminder_due(reminder.what, self._language))
             try:
@@ -138,6 +155,19 @@ class Companion:
                 self._said_unmarked.add(reminder.id)
                 log.error("reminder not marked spoken", extra=fields(reminder_id=reminder.id, reason=str(exc)))
         return len(due)
+
+    def _mention_missed(self, missed: list[Reminder], now: datetime) -> None:
+        """Mention the latest of the reminders overdue past the grace, once, and mark them all missed."""
+        latest = missed[-1]
+        overdue_min = round((now - latest.due_at).total_seconds() / 60)
+        log.warning("reminders missed", extra=fields(count=len(missed), reminder_id=latest.id, overdue_min=overdue_min))
+        self.output.say(reminder_missed(latest.what, latest.due_at.astimezone(), self._language))
+        self.reminders_missed += len(missed)
+        try:
+            self._store.reminders.mark_missed([r.id for r in missed])
+        except PapoError as exc:
+            self._said_unmarked.update(r.id for r in missed)
+            log.error("reminders not marked missed", extra=fields(count=len(missed), reason=str(exc)))
 
     def close(self) -> None:
         """Finish post-turn work (without waiting for a pause) and drop any prepared reply."""

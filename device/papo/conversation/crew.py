@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from papo.conversation.llm import BaseUrl, LlmUnavailableError, locate
 from papo.conversation.offline import keep_offline
 from papo.store import Severity
 from papo.system.logging import fields
@@ -56,16 +57,19 @@ class CrewRuntime:
     """Imports CrewAI and builds the review crew off the critical path; reviews turns once ready."""
 
     def __init__(
-        self, base_url: str, model: str, enabled: bool, max_tokens: int = 200, storage_dir: str | None = None
-    ) -> None:
+        self, base_url: BaseUrl, model: str, enabled: bool, max_tokens: int = 200, storage_dir: str | None = None,
+        api_key: str | None = None,
+    ) -> None:  # fmt: skip
         self.state = CrewState.LOADING if enabled else CrewState.DISABLED
         self.detail = ""
         self.load_ms: float | None = None
-        self._base_url = base_url
+        self._locate = locate(base_url)
+        self._api_key = api_key or "none"  # LiteLLM wants one even for an endpoint without keys
         self._model = model
         self._max_tokens = max_tokens
         self._storage_dir = storage_dir
         self._crew: Any = None
+        self._crew_url: str | None = None  # the base URL the crew was built for (the embedded one moves on restart)
         self._crew_lock = threading.Lock()
         self._loader: threading.Thread | None = None
 
@@ -89,7 +93,8 @@ class CrewRuntime:
             keep_offline(self._storage_dir)
             for name in ("crewai", "crewai_core", "LiteLLM", "litellm"):
                 logging.getLogger(name).setLevel(logging.ERROR)  # their console chatter is not device logging
-            self._crew = _build_review_crew(self._base_url, self._model, self._max_tokens)
+            with self._crew_lock:
+                self._prepare()
         except Exception as exc:  # CrewAI failing must leave the companion answering without it
             self.state, self.detail = CrewState.FAILED, f"{type(exc).__name__}: {exc}"[:300]
             log.error("CrewAI could not be loaded; answering without it", extra=fields(reason=self.detail))
@@ -102,15 +107,35 @@ class CrewRuntime:
         """Ask the crew for facts and concerns in one exchange; None if it is not ready or answered nonsense."""
         if self.state is not CrewState.READY:
             return None
+        try:
+            base_url = self._locate()
+        except LlmUnavailableError:
+            return None  # the embedded model is restarting: this turn goes without a review
         with self._crew_lock:  # one crew, one turn at a time
+            if base_url != self._crew_url:
+                self._build(base_url)
             output = self._crew.kickoff(inputs={"utterance": utterance, "reply": reply})
         return parse_review(str(getattr(output, "raw", output)))
 
+    def _prepare(self) -> None:
+        """Build the crew for the endpoint, or only import CrewAI while the embedded model is still starting."""
+        try:
+            base_url = self._locate()
+        except LlmUnavailableError:
+            import crewai  # noqa: F401  (the crew is built at the first review, for the model's address then)
 
-def _build_review_crew(base_url: str, model: str, max_tokens: int) -> Any:
+            return
+        self._build(base_url)
+
+    def _build(self, base_url: str) -> None:
+        self._crew = _build_review_crew(base_url, self._model, self._api_key, self._max_tokens)
+        self._crew_url = base_url
+
+
+def _build_review_crew(base_url: str, model: str, api_key: str, max_tokens: int) -> Any:
     from crewai import LLM, Agent, Crew, Process, Task
 
-    llm = LLM(model=f"openai/{model}", base_url=base_url, api_key="local", temperature=0.0, max_tokens=max_tokens)
+    llm = LLM(model=f"openai/{model}", base_url=base_url, api_key=api_key, temperature=0.0, max_tokens=max_tokens)
     keeper = Agent(
         role="Memory keeper and wellbeing watcher of a companion device",
         goal="Notice what is worth remembering about the person and whether they need care",

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 import httpx
@@ -39,29 +38,43 @@ class _Chunk(BaseModel):
     choices: list[_Choice] = []
 
 
+BaseUrl = str | Callable[[], str]
+"""An endpoint's base URL (…/v1), or where to ask for it at each request (LlmUnavailableError while there is none)."""
+
+
+def locate(base_url: BaseUrl) -> Callable[[], str]:
+    """A function giving the current base URL, without its trailing slash."""
+    if isinstance(base_url, str):
+        fixed = base_url.rstrip("/")
+        return lambda: fixed
+    return lambda: base_url().rstrip("/")
+
+
 class ChatClient:
     """Streams chat completions from `base_url` (…/v1) with a first-token and a whole-reply deadline."""
 
     def __init__(
         self,
-        base_url: str,
+        base_url: BaseUrl,
         model: str,
         first_token_timeout_s: float,
         reply_timeout_s: float,
-        api_key_env: str | None = None,
+        api_key: str | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self._locate = locate(base_url)
         self.model = model
         self._first_token_timeout = first_token_timeout_s
         self._reply_timeout = reply_timeout_s
-        key = os.environ.get(api_key_env, "") if api_key_env else ""
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._http = httpx.Client(
-            base_url=self.base_url,
-            headers=headers,
+            headers={"Authorization": f"Bearer {api_key}"} if api_key else {},
             timeout=httpx.Timeout(connect=2.0, read=first_token_timeout_s, write=5.0, pool=2.0),
             trust_env=False,
         )
+
+    @property
+    def base_url(self) -> str:
+        """Where replies come from now; LlmUnavailableError while the endpoint has no address (a restart)."""
+        return self._locate()
 
     def close(self) -> None:
         """Release the connection pool."""
@@ -77,13 +90,13 @@ class ChatClient:
             "stream": True,
         }
         deadline = time.monotonic() + self._reply_timeout
+        base_url = self.base_url
         try:
-            with self._http.stream("POST", "/chat/completions", json=body) as response:
+            with self._http.stream("POST", f"{base_url}/chat/completions", json=body) as response:
                 if response.status_code != 200:
                     response.read()
                     raise LlmUnavailableError(
-                        f"the language model at {self.base_url} answered HTTP {response.status_code}: "
-                        f"{response.text[:200]}"
+                        f"the language model at {base_url} answered HTTP {response.status_code}: {response.text[:200]}"
                     )
                 for line in response.iter_lines():
                     if time.monotonic() > deadline:
@@ -95,16 +108,16 @@ class ChatClient:
                         yield text
         except httpx.TimeoutException:
             raise LlmUnavailableError(
-                f"the language model at {self.base_url} did not answer within {self._first_token_timeout:g} s"
+                f"the language model at {base_url} did not answer within {self._first_token_timeout:g} s"
             ) from None
         except httpx.HTTPError as exc:
-            raise LlmUnavailableError(f"cannot reach the language model at {self.base_url}: {exc}") from None
+            raise LlmUnavailableError(f"cannot reach the language model at {base_url}: {exc}") from None
 
     def ready(self) -> bool:
         """Whether the endpoint answers its model list."""
         try:
-            return self._http.get("/models", timeout=2.0).status_code == 200
-        except httpx.HTTPError:
+            return self._http.get(f"{self.base_url}/models", timeout=2.0).status_code == 200
+        except (httpx.HTTPError, LlmUnavailableError):
             return False
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from papo.conversation.spoken_time import at_time
 from papo.conversation.wellbeing import WellbeingSign
 from papo.store import Severity
 
@@ -59,3 +60,11 @@ def reminder_confirmation(what: str, due_local: datetime, now_local: datetime, l
 def reminder_due(what: str, language: str) -> str:
     """The spoken reminder."""
     return f"Lembrete: está na hora de {what}." if language == "pt" else f"Reminder: it's time to {what}."
+
+
+def reminder_missed(what: str, due_local: datetime, language: str) -> str:
+    """The one mention of a reminder missed (overdue past the grace), with its time in words."""
+    at = at_time(due_local.time(), language)
+    if language == "en":
+        return f"You had a reminder {at}: {what}."
+    return f"Você tinha um lembrete {at}: {what}."

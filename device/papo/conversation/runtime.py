@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -10,10 +12,11 @@ from enum import StrEnum
 from papo import _native
 from papo.conversation.companion import Companion
 from papo.conversation.crew import CrewRuntime
-from papo.conversation.embedded import EMBEDDED, EmbeddedLlmServer, model_file
-from papo.conversation.llm import ChatClient
+from papo.conversation.embedded import EMBEDDED, EmbeddedLlm, model_file
+from papo.conversation.llm import ChatClient, LlmUnavailableError
 from papo.conversation.memory import MemoryStore, open_memory
 from papo.conversation.speech_output import SpeechOutput
+from papo.conversation.supervisor import ServerStatus
 from papo.errors import PapoError
 from papo.settings import Settings
 from papo.speech.tts import CachedVoice, Speaker
@@ -40,16 +43,16 @@ class ConversationStatus:
     detail: str = ""
     llm_url: str | None = None
     llm_model: str | None = None
+    llm_server: ServerStatus | None = None  # the embedded server's live state and restarts
     voice: str | None = None
     memories: int | None = None
     load_ms: float | None = None
 
 
-def llm_base_url(settings: Settings) -> str:
-    """The OpenAI-compatible base URL replies come from (the embedded server's loopback port, or the endpoint)."""
-    if settings.llm.endpoint == EMBEDDED:
-        return f"http://127.0.0.1:{settings.llm.port}/v1"
-    return settings.llm.endpoint
+def endpoint_key(settings: Settings) -> str | None:
+    """The API key of a configured endpoint (from the variable `llm.api_key_env` names), if any."""
+    name = settings.llm.api_key_env
+    return (os.environ.get(name) or None) if name else None
 
 
 class ConversationRuntime:
@@ -60,21 +63,24 @@ class ConversationRuntime:
         self.settings = settings
         self._store = store
         self._cache = cache
-        self._server: EmbeddedLlmServer | None = None
+        self._server: EmbeddedLlm | None = None
+        embedded = settings.llm.endpoint == EMBEDDED
+        self._api_key = secrets.token_urlsafe(32) if embedded else endpoint_key(settings)  # per run when embedded
         self.llm: ChatClient | None = None
         self.memory: MemoryStore | None = None
         voice = CachedVoice.configured(settings, cache)
         self.crew = CrewRuntime(
-            llm_base_url(settings),
+            self._base_url,
             settings.llm.model,
             enabled=settings.conversation.crew,
             storage_dir=str(settings.crew_dir),
+            api_key=self._api_key,
         )
         self.companion = Companion(
             settings, store, SpeechOutput(voice, speaker), lambda: self.llm, lambda: self.memory, self.crew
         )
         self.status.voice = voice.name
-        self.status.llm_url, self.status.llm_model = llm_base_url(settings), settings.llm.model
+        self.status.llm_url, self.status.llm_model = settings.llm.endpoint, settings.llm.model
         if not settings.conversation.enabled:
             self.status.state = ConversationState.DISABLED
 
@@ -85,18 +91,25 @@ class ConversationRuntime:
         crew_thread = self.crew.start_loading()
         try:
             if settings.llm.endpoint == EMBEDDED:
-                self._server = EmbeddedLlmServer(model_file(settings), settings.llm, settings.state_dir / "llm.log")
-                self._server.start()
-            client = ChatClient(
-                llm_base_url(settings), settings.llm.model, settings.llm.first_token_timeout_s,
-                settings.llm.reply_timeout_s, settings.llm.api_key_env,
-            )  # fmt: skip
+                self._server = EmbeddedLlm(
+                    model_file(settings), settings.llm, settings.state_dir / "llm.log", self._api_key
+                )
+                self.status.llm_server = self._server.status
+                try:
+                    self._server.start()
+                finally:  # from now on a reply without the model (a restart) is the fallback phrase
+                    self.llm = self._client()
+                self.status.llm_url = self._server.status.url
+            client = self.llm or self._client()
             self.llm = client
             if settings.llm.endpoint != EMBEDDED and not client.ready():
                 log.warning("language model endpoint not answering yet", extra=fields(url=client.base_url))
         except PapoError as exc:
             self.status.state, self.status.detail = ConversationState.NO_LLM, str(exc)
-            log.error("no language model; answering with fixed phrases", extra=fields(reason=str(exc)))
+            retrying = self._server is not None  # the supervisor keeps trying; /health follows its state
+            log.error(
+                "no language model; answering with fixed phrases", extra=fields(reason=str(exc), retrying=retrying)
+            )
         try:
             self.memory = open_memory(settings, self._store.memories, self._cache)
             self.status.memories = self.memory.count()
@@ -111,6 +124,18 @@ class ConversationRuntime:
             "conversation engine started",
             extra=fields(state=self.status.state.value, load_ms=round(self.status.load_ms)),
         )
+
+    def _base_url(self) -> str:
+        """The endpoint, or the embedded server's address now (LlmUnavailableError while it has none)."""
+        if self.settings.llm.endpoint != EMBEDDED:
+            return self.settings.llm.endpoint
+        if self._server is None:
+            raise LlmUnavailableError("the embedded language model is not started")
+        return self._server.base_url()
+
+    def _client(self) -> ChatClient:
+        llm = self.settings.llm
+        return ChatClient(self._base_url, llm.model, llm.first_token_timeout_s, llm.reply_timeout_s, self._api_key)
 
     @property
     def llm_server_pid(self) -> int | None:

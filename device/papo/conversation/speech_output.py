@@ -9,7 +9,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from papo.conversation.sentences import sentences
+from papo.errors import PapoError
 from papo.speech.tts import CachedVoice, Speaker, Speech
+from papo.system.logging import fields
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ class SpeechOutput:
         self._lock = threading.Lock()
         self._speaking = threading.Event()
         self._interrupted = threading.Event()
+        self._failed = False  # the speaker broke while playing (unplugged): no real output until another is used
 
     @property
     def speaking(self) -> bool:
@@ -38,9 +41,18 @@ class SpeechOutput:
 
     @property
     def has_speaker(self) -> bool:
-        """Whether a real output plays what is said (not the stand-in that drops it when there is no speaker)."""
+        """Whether a real output plays what is said (not the stand-in that drops it, nor one that broke)."""
+        if self._failed:
+            return False
         present = getattr(self._speaker, "present", None)
         return bool(present) if present is not None else getattr(self._speaker, "name", "") != "no speaker"
+
+    def use(self, speaker: Speaker) -> Speaker:
+        """Play on `speaker` from now on (one that appeared), switched between utterances; the one it replaced."""
+        with self._lock:
+            replaced, self._speaker, self._failed = self._speaker, speaker, False
+        log.info("speaking on a new output", extra=fields(real=self.has_speaker))
+        return replaced
 
     @property
     def interrupted(self) -> bool:
@@ -65,7 +77,12 @@ class SpeechOutput:
         """Hand voiced speech to the speaker; False (and nothing played) once interrupted."""
         if self._interrupted.is_set():
             return False
-        self._speaker.play(speech.samples, speech.rate)
+        try:
+            self._speaker.play(speech.samples, speech.rate)
+        except PapoError as exc:  # the device went away: say so on /health, and let the daemon reopen one
+            self._failed = True
+            log.warning("speaker failed", extra=fields(reason=str(exc)))
+            raise
         said.seconds += speech.seconds
         return True
 

@@ -25,6 +25,7 @@ class ReminderStatus(StrEnum):
     PENDING = "pending"
     SPOKEN = "spoken"
     CANCELLED = "cancelled"
+    MISSED = "missed"  # overdue past the grace (a clock jump, the device off): mentioned once, not said
 
 
 class Severity(StrEnum):

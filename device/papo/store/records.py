@@ -142,9 +142,9 @@ class Reminder(Record):
     created_at: UtcTime
     """When it was asked for."""
     status: ReminderStatus
-    """pending, spoken or cancelled."""
+    """pending, spoken, cancelled or missed (overdue past the grace: mentioned, not said)."""
     spoken_at: UtcTime | None
-    """When it was said, if it was."""
+    """When it was said, if it was (never for a missed one)."""
 
 
 class WellbeingEvent(Record):

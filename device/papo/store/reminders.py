@@ -14,7 +14,7 @@ from papo.store.tables import ReminderRow
 
 
 class ReminderRepository:
-    """Add, list, and mark reminders spoken."""
+    """Add, list, and mark reminders spoken or missed."""
 
     def __init__(self, database: Database) -> None:
         self._db = database
@@ -44,8 +44,16 @@ class ReminderRepository:
                 row.status, row.spoken_at = ReminderStatus.SPOKEN.value, utc_now()
                 session.add(row)
 
+    def mark_missed(self, reminder_ids: list[str]) -> None:
+        """Record, in one transaction, that these reminders were missed (mentioned at most, never said in time)."""
+        query = select(ReminderRow).where(col(ReminderRow.id).in_(reminder_ids))
+        with self._db.transaction("update reminders") as session:
+            for row in session.exec(query).all():
+                row.status = ReminderStatus.MISSED.value
+                session.add(row)
+
     def all(self, include_done: bool = False) -> list[Reminder]:
-        """Reminders by due time (pending ones only unless `include_done`)."""
+        """Reminders by due time (pending ones only unless `include_done`: then also spoken, missed, cancelled)."""
         query = select(ReminderRow).order_by(col(ReminderRow.due_at))
         if not include_done:
             query = query.where(ReminderRow.status == ReminderStatus.PENDING.value)

@@ -70,7 +70,7 @@ class ReminderRow(SQLModel, table=True):
     what: str
     due_at: datetime = Field(index=True)
     created_at: datetime
-    status: str = Field(default="pending", max_length=16, description="pending, spoken or cancelled")
+    status: str = Field(default="pending", max_length=16, description="pending, spoken, cancelled or missed")
     spoken_at: datetime | None = None
 
 

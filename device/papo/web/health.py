@@ -20,7 +20,8 @@ from litestar import Controller, Response, get
 from litestar.datastructures import State
 
 from papo import __version__
-from papo.conversation.runtime import ConversationState
+from papo.conversation.runtime import ConversationState, ConversationStatus
+from papo.conversation.supervisor import ServerState
 from papo.errors import PapoError
 from papo.fleet import FleetLink
 from papo.service import PipelineState, VoiceService
@@ -78,7 +79,7 @@ def _conversation_reasons(service: VoiceService, wanted: bool) -> list[str]:
     if runtime.status.state is ConversationState.DISABLED:
         return []
     reasons = [] if runtime.companion.output.has_speaker else ["no speaker"]
-    if runtime.status.state is ConversationState.NO_LLM or runtime.companion.llm_failing:
+    if _llm_state(runtime.status) is not ServerState.READY or runtime.companion.llm_failing:
         reasons.append("LLM down")
     return reasons
 
@@ -126,14 +127,30 @@ def _conversation(service: VoiceService) -> dict[str, Any]:
     return {
         "state": status.state.value,
         "detail": status.detail,
-        "llm": {"url": status.llm_url, "model": status.llm_model, "failing": runtime.companion.llm_failing},
+        "llm": _llm(status, runtime.companion.llm_failing),
         "voice": status.voice,
         "speaker": runtime.companion.output.has_speaker,
+        "reminders": {"missed": runtime.companion.reminders_missed},
         "crew": runtime.crew.state.value,
         "memories": None if runtime.memory is None else runtime.memory.count(),
         "speaking": runtime.companion.speaking,
         "load_ms": None if status.load_ms is None else round(status.load_ms),
     }
+
+
+def _llm_state(status: ConversationStatus) -> ServerState:
+    """The embedded model's supervised state; an endpoint is down only if there is no language model at all."""
+    if status.llm_server is not None:
+        return status.llm_server.state
+    return ServerState.DOWN if status.state is ConversationState.NO_LLM else ServerState.READY
+
+
+def _llm(status: ConversationStatus, failing: bool) -> dict[str, Any]:
+    server = status.llm_server
+    return {
+        "url": status.llm_url if server is None else server.url, "model": status.llm_model, "failing": failing,
+        "state": _llm_state(status).value, "restarts": 0 if server is None else server.restarts,
+    }  # fmt: skip
 
 
 def _store(store: Store | None) -> dict[str, Any]:

@@ -29,23 +29,33 @@ Papo Social cloud: receive what devices sync, and manage the fleet.
   papo-cloud fleet erasures                  requests to erase what a person said, and whether they are done
   papo-cloud fleet config set DEVICE k=v     change a device's settings (also --group TENANT)
   papo-cloud fleet cmd DEVICE ping           send a command and wait for the answer
+  papo-cloud fleet keygen                    make the fleet's signing key (devices take only what it signs)
   papo-cloud devices add DEVICE --tenant T   let a new device connect (prints its password once)
   papo-cloud devices remove DEVICE           stop a device from connecting (lost, stolen, returned)
   papo-cloud devices list                    every enrolled device and its tenant
   papo-cloud broker setup                    write the broker's configuration (TLS for devices)
 
 Settings come from PAPO_CLOUD_* variables (PAPO_CLOUD_DATABASE_URL, PAPO_CLOUD_REDIS_URL,
-PAPO_CLOUD_BROKER__HOST, PAPO_CLOUD_BROKER__USERNAME, ...). Every fleet command takes --json.
+PAPO_CLOUD_BROKER__HOST, PAPO_CLOUD_BROKER__USERNAME, PAPO_CLOUD_FLEET_SIGNING_KEY, ...).
+Every fleet command takes --json.
+"""
+KEYGEN_HELP = """\
+Make the fleet's signing key: an Ed25519 private key (FILE, readable only by you) and its public key
+(the same name ending in .pub). Every setting and command the fleet sends is signed with it, and each
+device takes only what it signed (`papo-cloud devices add` writes the public key with the device's
+credentials). An existing key is never replaced: the devices trust it. Keep it private and back it up.
+FILE defaults to PAPO_CLOUD_FLEET_SIGNING_KEY (/etc/papo-cloud/fleet.key); `broker setup` makes it too.
 """
 DEVICES_ADD_HELP = """\
 Let a new Papo device connect to the fleet.
 
 This makes a long random password for the device, lets it use only its own messages under its tenant
 (the family or organisation it belongs to), records the tenant in the database and tells the broker.
-The password is shown once. Two files are written, readable only by you: the device's settings (FILE,
-default DEVICE.toml) and its password (the same name ending in .password). Copy both to the device
-(into PAPO_CLOUD_ENROL_DEVICE_DIR, default /etc/papo) and use the settings file as its /etc/papo/papo.toml
-(or add its lines there). Running it again for the same device gives it a new password.
+The password is shown once. Three files are written: the device's settings (FILE, default DEVICE.toml)
+and its password (the same name ending in .password), readable only by you, and the fleet's public key
+(ending in .fleet.pub: the device takes only the settings and commands signed by the fleet's key). Copy
+all three to the device (into PAPO_CLOUD_ENROL_DEVICE_DIR, default /etc/papo) and use the settings file as
+its /etc/papo/papo.toml (or add its lines there). Running it again for the same device gives it a new password.
 
 Where the broker's files are and the address devices use come from PAPO_CLOUD_ENROL_BROKER_DIR,
 PAPO_CLOUD_ENROL_HOST and PAPO_CLOUD_ENROL_PORT (a broker on another machine always needs TLS:
@@ -59,7 +69,8 @@ Devices connect with TLS on PAPO_CLOUD_ENROL_LISTEN:PAPO_CLOUD_ENROL_LISTEN_PORT
 using the certificate in PAPO_CLOUD_ENROL_TLS_CERT and PAPO_CLOUD_ENROL_TLS_KEY (signed by
 PAPO_CLOUD_ENROL_TLS_CA); the cloud's own services use port PAPO_CLOUD_ENROL_LOCAL_PORT (1883) on
 127.0.0.1 only. Two cloud accounts are made the first time, each with its password in a file next to the
-configuration: `ingest` (receives what devices send) and `fleet` (sends settings and commands).
+configuration: `ingest` (receives what devices send) and `fleet` (sends settings and commands). The
+fleet's signing key is made too if there is none (PAPO_CLOUD_FLEET_SIGNING_KEY; see `fleet keygen`).
 Start or reload the broker afterwards: mosquitto -c DIR/mosquitto.conf.
 """
 DEVICES_REMOVE_HELP = """\
@@ -121,6 +132,11 @@ def _parser() -> argparse.ArgumentParser:
     cmd.add_argument("name", choices=[name.value for name in CommandName])
     cmd.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for the answer (default 15)")
     cmd.add_argument("--json", action="store_true", help="print JSON")
+    keygen = actions.add_parser(
+        "keygen", help="make the fleet's signing key", description=KEYGEN_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    keygen.add_argument("--out", type=Path, metavar="FILE", help="where to write the private key")
     _devices_parser(commands)
     return parser
 
@@ -151,6 +167,7 @@ def _devices_parser(commands: Any) -> None:
 
 def _devices(args: argparse.Namespace, settings: CloudSettings) -> int:
     from papo_sync.cloud.enrol import Enrolment, EnrolSettings, enrolled_at_text
+    from papo_sync.cloud.keys import ensure_fleet_key
 
     try:
         enrol_settings = EnrolSettings()
@@ -167,12 +184,16 @@ def _devices(args: argparse.Namespace, settings: CloudSettings) -> int:
             print(f"broker configuration written: {enrol_settings.broker_dir / 'mosquitto.conf'}")
             for account in created:
                 print(f"new cloud account {account}: password in {enrol_settings.broker_dir / (account + '.password')}")
+            if ensure_fleet_key(settings.fleet_signing_key):
+                print(f"new fleet signing key: {settings.fleet_signing_key} (keep it private; back it up)")
         elif args.devices_command == "add":
-            made = enrolment.add(args.device, args.tenant, args.out or Path(f"{args.device}.toml"))
+            out = args.out or Path(f"{args.device}.toml")
+            made = enrolment.add(args.device, args.tenant, out, settings.fleet_signing_key)
             print(f"{made.device_id} enrolled in tenant {made.tenant}")
             print(f"password (shown only now): {made.password}")
             print(f"device settings: {made.settings_file}\ndevice password file: {made.password_file}")
-            print("copy both to the device; keep them private")
+            print(f"fleet public key: {made.fleet_key_file}")
+            print("copy all three to the device; keep the first two private")
             if not made.broker_reloaded:
                 print(reload_note)
         elif args.devices_command == "remove":
@@ -242,16 +263,30 @@ def _run_ingestors(settings: CloudSettings, workers: int) -> int:
     return 0
 
 
+def _keygen(out: Path) -> int:
+    """`papo-cloud fleet keygen`: a new signing key (never replacing one)."""
+    from papo_sync.cloud.keys import create_fleet_key, public_key_path
+
+    made = create_fleet_key(out)
+    print(f"fleet signing key: {out} (keep it private; back it up)")
+    print(f"public key: {public_key_path(out)} (key id {made}); `papo-cloud devices add` copies it to each device")
+    return 0
+
+
 def _fleet(args: argparse.Namespace, settings: CloudSettings) -> int:
     from papo_sync.cloud.fleet import Fleet
 
+    if args.fleet_command == "keygen":
+        return _keygen(args.out or settings.fleet_signing_key)
     fleet = Fleet(settings)
     try:
         if args.fleet_command == "devices":
             rows = fleet.devices()
-            _print(rows, args.json, [f"{'device':20} {'presence':9} {'version':9} {'last seen':25} backlog"] + [
+            head = f"{'device':20} {'presence':9} {'version':9} {'last seen':25} {'backlog':8} health"
+            _print(rows, args.json, [head] + [
                 f"{r['device_id']:20} {r['presence']:9} {r['version'] or '-':9} "
-                f"{r['last_seen']:%Y-%m-%d %H:%M:%S %Z}   {r['outbox_depth'] if r['outbox_depth'] is not None else '-'}"
+                f"{r['last_seen']:%Y-%m-%d %H:%M:%S %Z}   "
+                f"{r['outbox_depth'] if r['outbox_depth'] is not None else '-':<8} {_health(r)}"
                 for r in rows
             ])  # fmt: skip
         elif args.fleet_command == "turns":
@@ -274,6 +309,12 @@ def _fleet(args: argparse.Namespace, settings: CloudSettings) -> int:
     finally:
         fleet.close()
     return 0
+
+
+def _health(row: dict[str, Any]) -> str:
+    """A device's last reported health verdict and its reasons ('-' before any)."""
+    reasons = row.get("health_reasons") or []
+    return f"{row.get('health') or '-'}{': ' + ', '.join(map(str, reasons)) if reasons else ''}"
 
 
 def _erasure_lines(rows: list[dict[str, Any]]) -> list[str]:
@@ -301,6 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one `papo-cloud` command; errors are one line and exit code 1."""
     from papo_sync.cloud.enrol import EnrolError
     from papo_sync.cloud.fleet import FleetError
+    from papo_sync.cloud.keys import FleetKeyError
 
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
@@ -321,6 +363,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("devices", "broker"):
             return _devices(args, settings)
         return _fleet(args, settings)
-    except (FleetError, EnrolError) as exc:
+    except (FleetError, EnrolError, FleetKeyError) as exc:
         print(f"papo-cloud: error: {exc}", file=sys.stderr)
         return 1

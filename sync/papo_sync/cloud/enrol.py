@@ -21,6 +21,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from papo_sync.cloud.broker import BrokerFiles, Listener, Role, TlsFiles, hash_password, write_config
+from papo_sync.cloud.keys import FleetKeyError, fleet_public_pem
 from papo_sync.cloud.schema import enrolment, sql
 from papo_sync.connection import is_loopback
 
@@ -77,7 +78,7 @@ class EnrolError(Exception):
 
 @dataclass(frozen=True)
 class Credentials:
-    """What a newly enrolled device needs: where its settings and password were written, and the password."""
+    """What a newly enrolled device needs: where its settings, password and the fleet's public key were written."""
 
     device_id: str
     tenant: str
@@ -85,6 +86,7 @@ class Credentials:
     settings_file: Path
     password_file: Path
     broker_reloaded: bool
+    fleet_key_file: Path | None = None
 
 
 def _check_name(kind: str, name: str) -> None:
@@ -92,7 +94,10 @@ def _check_name(kind: str, name: str) -> None:
         raise EnrolError(f"{kind} {name!r} must be 1-64 letters, digits, '-' or '_'")
 
 
-def device_settings(device_id: str, tenant: str, host: str, port: int, password_file: Path, ca: Path | None) -> str:
+def device_settings(
+    device_id: str, tenant: str, host: str, port: int, password_file: Path, ca: Path | None,
+    fleet_key: Path | None = None,
+) -> str:  # fmt: skip
     """The device's settings (TOML for papo's settings file) that connect it as `device_id`."""
     lines = [
         f"# Papo fleet credentials of {device_id} (tenant {tenant}). Secret: keep this file and the password private.",
@@ -107,6 +112,8 @@ def device_settings(device_id: str, tenant: str, host: str, port: int, password_
     ]
     if ca is not None:
         lines.append(f'tls_ca = "{ca}"')
+    if fleet_key is not None:
+        lines.append(f'fleet_public_key = "{fleet_key}"')
     return "\n".join(lines) + "\n"
 
 
@@ -138,8 +145,12 @@ class Enrolment:
         devices = {str(r["device_id"]): str(r["tenant"]) for r in self._db.execute(_ACTIVE).fetchall()}
         self._files.write_acl(CLOUD_ACCOUNTS, devices)
 
-    def add(self, device_id: str, tenant: str, out: Path) -> Credentials:
-        """Enrol (or give a new password to) `device_id` in `tenant`; write its credentials next to `out`."""
+    def add(self, device_id: str, tenant: str, out: Path, fleet_key: Path) -> Credentials:
+        """Enrol (or give a new password to) `device_id` in `tenant`; write its credentials next to `out`.
+
+        Next to them goes the public key of the fleet's signing key `fleet_key` (the device takes only the
+        settings and commands it signed).
+        """
         _check_name("device", device_id)
         _check_name("tenant", tenant)
         if device_id in CLOUD_ACCOUNTS:
@@ -152,18 +163,27 @@ class Enrolment:
                 f"{device_id} is enrolled in tenant {current['tenant']!r}; "
                 f"`papo-cloud devices remove {device_id}` first"
             )
+        try:
+            public = fleet_public_pem(fleet_key)
+        except FleetKeyError as exc:
+            raise EnrolError(str(exc)) from None
         password = secrets.token_urlsafe(32)
         settings = self._settings
         password_file = out.with_suffix(".password")
         on_device = settings.device_dir / password_file.name
+        key_file = out.with_name(f"{out.stem}.fleet.pub")
         ca = None if is_loopback(settings.host) else settings.device_ca  # off this machine, TLS is required
         with self._db.transaction():
             self._db.execute(_ENROL, {"device_id": device_id, "tenant": tenant})
             self._files.set_password(device_id, password)
             self._write_acl()
         _write_secret(password_file, password + "\n")
-        _write_secret(out, device_settings(device_id, tenant, settings.host, settings.port, on_device, ca))
-        return Credentials(device_id, tenant, password, out, password_file, self._files.reload())
+        key_file.write_bytes(public)
+        key_file.chmod(0o644)  # public, but nobody else may change it: papo refuses a key others can write
+        key_on_device = settings.device_dir / key_file.name
+        text = device_settings(device_id, tenant, settings.host, settings.port, on_device, ca, key_on_device)
+        _write_secret(out, text)
+        return Credentials(device_id, tenant, password, out, password_file, self._files.reload(), key_file)
 
     def setup_broker(self) -> dict[str, str]:
         """Write the broker's config, ACL and cloud accounts (keeping enrolled devices); new accounts' passwords."""

@@ -10,8 +10,10 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from psycopg.rows import dict_row
 
+from papo_sync.cloud.keys import FleetKeyError, fleet_key
 from papo_sync.cloud.mqtt import new_client
 from papo_sync.cloud.schema import (
     desired_state,
@@ -34,6 +36,7 @@ from papo_sync.protocol import (
     merge_settings,
     shadow_delta_topic,
 )
+from papo_sync.signing import sign_command, sign_desired
 
 _DEVICE: sa.BindParameter[str] = sa.bindparam("device_id")
 _DEVICES = sql(
@@ -41,12 +44,15 @@ _DEVICES = sql(
         device.c.device_id, device.c.tenant, device.c.presence, device.c.session_seq, device.c.version,
         device.c.last_seen, device.c.last_sync_at, device.c.outbox_depth,
         desired_state.c.version.label("desired_version"), reported_state.c.version.label("reported_version"),
+        device.c.telemetry["health"].astext.label("health"),
+        device.c.telemetry["health_reasons"].label("health_reasons"),
     )
     .select_from(
         device.outerjoin(desired_state, desired_state.c.device_id == device.c.device_id)
         .outerjoin(reported_state, reported_state.c.device_id == device.c.device_id)
     )
-    .order_by(device.c.device_id)
+    .order_by(device.c.device_id),
+    literal=True,  # the JSON keys of the telemetry, inline
 )  # fmt: skip
 _TURNS = sql(
     sa.select(
@@ -93,10 +99,11 @@ class FleetError(Exception):
 
 
 class Fleet:
-    """Reads the fleet's state and sends it configuration and commands."""
+    """Reads the fleet's state and sends it configuration and commands, signed by the fleet's key."""
 
     def __init__(self, settings: CloudSettings) -> None:
         self._settings = settings
+        self._key: Ed25519PrivateKey | None = None
         try:
             self._db = psycopg.connect(settings.database_url, autocommit=True, row_factory=dict_row, connect_timeout=5)
         except psycopg.OperationalError as exc:
@@ -106,8 +113,17 @@ class Fleet:
         """Release the database connection."""
         self._db.close()
 
+    def _signing_key(self) -> Ed25519PrivateKey:
+        """The fleet's signing key, read when first needed (listing devices needs none)."""
+        if self._key is None:
+            try:
+                self._key = fleet_key(self._settings.fleet_signing_key)
+            except FleetKeyError as exc:
+                raise FleetError(str(exc)) from None
+        return self._key
+
     def devices(self) -> list[dict[str, Any]]:
-        """Every device: presence, version, last seen, outbox depth, desired/applied configuration."""
+        """Every device: presence, version, last seen, outbox depth, desired/applied configuration, health."""
         return list(self._db.execute(_DEVICES).fetchall())
 
     def turns(self, device_id: str, limit: int = 20) -> list[dict[str, Any]]:
@@ -136,6 +152,7 @@ class Fleet:
     def set_config(self, device_id: str, changes: dict[str, Any], expected_version: int | None = None) -> DesiredState:
         """Merge `changes` into the settings the device last accepted, as a new version; publish it (retained)."""
         tenant = self._tenant(device_id)
+        key = self._signing_key()
         with self._db.transaction():
             row = self._db.execute(_DESIRED_VERSION, {"device_id": device_id}).fetchone()
             applied = self._db.execute(_APPLIED, {"device_id": device_id}).fetchone()
@@ -151,16 +168,20 @@ class Fleet:
             self._db.execute(
                 _DESIRE, {"device_id": device_id, "version": desired.version, "settings": json.dumps(merged)}
             )
-        self._publish(shadow_delta_topic(tenant, device_id), desired.model_dump_json(), retain=True)
+        ttl = timedelta(seconds=self._settings.desired_ttl_s)
+        signed = sign_desired(desired, tenant, device_id, key, datetime.now(UTC), ttl)
+        self._publish(shadow_delta_topic(tenant, device_id), signed.model_dump_json(), retain=True)
         return desired
 
     def command(self, device_id: str, name: CommandName, args: dict[str, Any], timeout_s: float) -> CommandResult:
         """Send a command and wait for its result; FleetError if none comes within `timeout_s`."""
         tenant = self._tenant(device_id)
+        key = self._signing_key()
+        now = datetime.now(UTC)
         command = Command(
-            command_id=uuid.uuid4().hex, name=name, args=args,
-            expires_at=datetime.now(UTC) + timedelta(seconds=timeout_s),
+            command_id=uuid.uuid4().hex, name=name, args=args, expires_at=now + timedelta(seconds=timeout_s),
         )  # fmt: skip
+        signed = sign_command(command, tenant, device_id, key, now)
         self._db.execute(
             _NEW_COMMAND,
             {"command_id": command.command_id, "device_id": device_id, "name": command.name.value,
@@ -183,7 +204,7 @@ class Fleet:
         try:
             if not subscribed.wait(5):
                 raise FleetError("cannot subscribe on the broker; check the fleet's broker credentials")
-            info = client.publish(command_topic(tenant, device_id, command.command_id), command.model_dump_json(), 1)
+            info = client.publish(command_topic(tenant, device_id, command.command_id), signed.model_dump_json(), 1)
             info.wait_for_publish(5)
             if not answered.wait(timeout_s):
                 raise FleetError(

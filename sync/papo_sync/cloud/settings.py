@@ -35,3 +35,12 @@ class CloudSettings(BaseSettings):
     batch_max: int = Field(default=2000, ge=1, le=100_000, description="Messages committed together at most")
     batch_wait_ms: int = Field(default=20, ge=0, le=5000, description="How long to gather a batch")
     live_stream_len: int = Field(default=1000, ge=10, description="Turns kept in each device's Redis live stream")
+    fleet_signing_key: Path = Field(
+        default=Path("/etc/papo-cloud/fleet.key"),
+        description="The fleet's Ed25519 private key (PEM, 0600): signs desired state and commands; its public key "
+        "(the same name ending in .pub) goes to each device",
+    )
+    desired_ttl_s: int = Field(
+        default=30 * 86400, ge=60, le=365 * 86400,
+        description="How long a signed desired state stays valid (it waits, retained, for devices that are away)",
+    )  # fmt: skip

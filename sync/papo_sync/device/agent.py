@@ -17,6 +17,7 @@ import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
 from papo_sync.connection import disable_nagle, new_client, plaintext_refusal
+from papo_sync.device.gate import FleetGate
 from papo_sync.device.inbox import Inbox, Request
 from papo_sync.device.ports import AgentConfig, AgentStatus, MqttClient, OutboxSource
 from papo_sync.protocol import (
@@ -70,8 +71,9 @@ class SyncAgent:
     queued behind a slow command (erasing the history) it would stall the window and make batches overdue and
     sent again.
 
-    `client_factory` builds the MQTT client (paho by default; tests pass a fake), and `clock` is the monotonic
-    clock that times acks and telemetry.
+    `client_factory` builds the MQTT client (paho by default; tests pass a fake), `clock` is the monotonic
+    clock that times acks and telemetry, and `gate` lets through only the fleet's signed requests (without one,
+    every desired state and command is refused).
     """
 
     def __init__(
@@ -85,6 +87,7 @@ class SyncAgent:
         applied_version: int = 0,
         client_factory: ClientFactory = paho_client,
         clock: Callable[[], float] = time.monotonic,
+        gate: FleetGate | None = None,
     ) -> None:
         self.config = config
         self.status = AgentStatus(session_seq=session_seq, applied_version=applied_version)
@@ -100,7 +103,7 @@ class SyncAgent:
         self._client = self._build_client(client_factory)
         self._inbox = Inbox(
             config.tenant, config.device_id, self._publish, self.status,
-            on_desired=on_desired, on_command=on_command, sync_now=self._wake.set,
+            on_desired=on_desired, on_command=on_command, sync_now=self._wake.set, gate=gate,
         )  # fmt: skip
 
     def _build_client(self, client_factory: ClientFactory) -> MqttClient:
@@ -221,8 +224,8 @@ class SyncAgent:
                 self._acked(message.payload)
             case ["shadow", "delta"]:
                 self._inbox.put(Request("desired", message.payload))
-            case ["cmd", _]:
-                self._inbox.put(Request("command", message.payload))
+            case ["cmd", command_id]:
+                self._inbox.put(Request("command", message.payload, command_id))
             case _:
                 log.debug("sync: ignored a message", extra={"topic": message.topic})
 

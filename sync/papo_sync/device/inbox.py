@@ -13,6 +13,7 @@ from typing import Literal, Protocol
 
 from pydantic import ValidationError
 
+from papo_sync.device.gate import FleetGate, RefusedError
 from papo_sync.protocol import (
     Command,
     CommandName,
@@ -22,6 +23,7 @@ from papo_sync.protocol import (
     command_result_topic,
     shadow_update_topic,
 )
+from papo_sync.signing import SignatureError
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,7 @@ class Request:
 
     kind: Literal["desired", "command"]
     payload: bytes
+    command_id: str = ""  # a command's id as its topic names it (where a refusal is answered)
 
 
 class Inbox:
@@ -53,6 +56,10 @@ class Inbox:
     handler may take seconds (erasing the history, reopening the audio input). One worker, rather than a
     thread per command, keeps requests ordered (a desired state and a later command see each other's effects),
     never concurrent with each other, and bounded in number. Payloads are validated here, off the network thread.
+
+    Only what the `gate` lets through (signed by the fleet key, for this device, current, never seen) is acted
+    on; anything else is refused with the reason (ReportedState accepted=false, CommandResult ok=false).
+    Without a gate every request is refused.
     """
 
     def __init__(
@@ -64,8 +71,10 @@ class Inbox:
         on_desired: Callable[[DesiredState], ReportedState] | None = None,
         on_command: Callable[[Command], CommandResult] | None = None,
         sync_now: Callable[[], None] | None = None,
+        gate: FleetGate | None = None,
     ) -> None:
         self._tenant, self._device_id = tenant, device_id
+        self._gate = gate or FleetGate(None, None, tenant, device_id)
         self._publish = publish
         self._status = status
         self._on_desired = on_desired
@@ -105,14 +114,23 @@ class Inbox:
                 if request.kind == "desired":
                     self._desired(request.payload)
                 else:
-                    self._command(request.payload)
+                    self._command(request.payload, request.command_id)
             except ValidationError as exc:
                 log.warning("sync: ignored an invalid request", extra={"kind": request.kind, "reason": str(exc)[:200]})
             except Exception:  # the worker outlives any one request
                 log.exception("sync: a request failed", extra={"kind": request.kind})
 
     def _desired(self, payload: bytes) -> None:
-        desired = DesiredState.model_validate_json(payload)
+        try:
+            desired = self._gate.desired(payload)
+        except SignatureError as refusal:
+            if isinstance(refusal, RefusedError) and refusal.silent:
+                return  # the retained delta seen again: handled already
+            log.warning("sync: refused a desired state", extra={"reason": str(refusal)[:200]})
+            # the version the device still runs, not the request's (which may be anybody's number)
+            refused = ReportedState(version=self._status.applied_version, accepted=False, reason=str(refusal)[:500])
+            self._publish(shadow_update_topic(self._tenant, self._device_id), refused.model_dump_json())
+            return
         if desired.version <= self._status.applied_version:
             return  # not newer than what is applied: nothing to do (a retained delta seen again)
         if self._on_desired is None:
@@ -123,10 +141,15 @@ class Inbox:
             self._status.applied_version = desired.version
         self._publish(shadow_update_topic(self._tenant, self._device_id), report.model_dump_json())
 
-    def _command(self, payload: bytes) -> None:
-        command = Command.model_validate_json(payload)
-        result = self._answer(command)
-        self._publish(command_result_topic(self._tenant, self._device_id, command.command_id), result.model_dump_json())
+    def _command(self, payload: bytes, command_id: str) -> None:
+        try:
+            command = self._gate.command(payload, command_id)
+        except SignatureError as refusal:
+            log.warning("sync: refused a command", extra={"command_id": command_id, "reason": str(refusal)[:200]})
+            result = CommandResult(command_id=command_id, ok=False, detail=f"refused: {refusal}"[:2000])
+        else:
+            result = self._answer(command)
+        self._publish(command_result_topic(self._tenant, self._device_id, command_id), result.model_dump_json())
 
     def _answer(self, command: Command) -> CommandResult:
         def answer(ok: bool, detail: str) -> CommandResult:
