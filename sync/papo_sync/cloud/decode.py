@@ -90,6 +90,7 @@ _MODELS: dict[str, type[BaseModel]] = {
     "state": Presence, "telemetry": Telemetry, "shadow/update": ReportedState,
 }  # fmt: skip
 _NUL_ESCAPE = b"\\u0000"
+_BACKSLASH = ord("\\")
 _KEPT_CHARS = 4000  # of a dead letter's payload, topic and reason
 _REJECTED_REASON_CHARS = 500  # Rejected.reason's bound
 _NUL_REASON = "a NUL character (\\u0000) cannot be stored"
@@ -231,7 +232,7 @@ def _sync_up(tenant: str, device_id: str, message: RawMessage, result: Plan, dea
         return
     # PostgreSQL cannot store a NUL character, and one in a row would fail the whole round: JSON carries it only
     # escaped, so only the items of a payload with that escape are looked at, until every escape is accounted for
-    nuls = message.payload.count(_NUL_ESCAPE)
+    nuls = _nul_escapes(message.payload)
     acked: list[str] = []
     refused: list[Rejected] = []
     for raw, item, problem in verdicts:
@@ -254,7 +255,19 @@ _Verdict = tuple[Any, OutboxItem | None, str | None]  # an item as sent, as vali
 
 def _nuls(item: OutboxItem) -> int:
     """How many NUL characters `item` holds (its JSON escapes each one)."""
-    return item.model_dump_json().count(_NUL_ESCAPE.decode())
+    return _nul_escapes(item.model_dump_json().encode())
+
+
+def _nul_escapes(text: bytes) -> int:
+    """How many NUL escapes (a backslash, then `u0000`) JSON text holds; an escaped backslash before `u0000` is text."""
+    count, at = 0, text.find(_NUL_ESCAPE)
+    while at != -1:
+        start = at
+        while start > 0 and text[start - 1] == _BACKSLASH:
+            start -= 1
+        count += (at - start) % 2 == 0  # an even run of backslashes before it: they escape each other, not it
+        at = text.find(_NUL_ESCAPE, at + 1)
+    return count
 
 
 def _verdict(raw: Any) -> _Verdict:
