@@ -101,3 +101,12 @@ def test_the_prompt_carries_memories_history_and_concern() -> None:
     assert [m.role for m in messages] == ["system", "user", "assistant", "user"]
     assert "Júlia" in messages[0].content and "loneliness" in messages[0].content
     assert "português do Brasil" in messages[0].content
+
+
+def test_no_urgent_answer_claims_that_anyone_was_told() -> None:
+    from papo.conversation.phrases import _URGENT
+
+    claims = ("avisando", "avisei", "avisar a sua família", "letting your family", "i told", "i've told")
+    for answers in _URGENT.values():
+        for text in answers.values():
+            assert not any(claim in text.lower() for claim in claims), text

@@ -22,20 +22,27 @@ CHECK_IN = {
     "pt": "Ouvi algo que me preocupou. Está tudo bem com você?",
     "en": "I heard something that worried me. Are you all right?",
 }
+# Papo says only what is true: no caregiver alert exists yet (issue 14 builds it), so no answer claims one.
 _URGENT = {
     "emergency": {
         "pt": (
-            "Estou aqui com você. Já estou avisando a sua família. Se puder, ligue para o SAMU, cento e noventa e dois."
+            "Estou aqui com você. Ainda não consigo avisar ninguém por você. "
+            "Se puder, ligue para o SAMU, cento e noventa e dois."
         ),
-        "en": "I'm here with you. I'm letting your family know right now. If you can, call emergency services.",
+        "en": "I'm here with you. I can't alert anyone for you yet. If you can, call emergency services.",
     },
     "fall": {
-        "pt": "Você caiu? Fique calma, não tente levantar depressa. Já estou avisando a sua família.",
-        "en": "Did you fall? Stay calm and don't get up too fast. I'm letting your family know.",
+        "pt": (
+            "Você caiu? Fique calma, não tente levantar depressa. Se puder, ligue para o SAMU, cento e noventa e dois."
+        ),
+        "en": "Did you fall? Stay calm and don't get up too fast. If you can, call emergency services.",
     },
     "unwell": {
-        "pt": "Sinto muito que você não está bem. Já estou avisando a sua família. Quer me contar o que está sentindo?",
-        "en": "I'm sorry you're not feeling well. I'm letting your family know. Can you tell me what you feel?",
+        "pt": (
+            "Sinto muito que você não está bem. Quer me contar o que está sentindo? "
+            "Se for urgente, ligue para o SAMU, cento e noventa e dois."
+        ),
+        "en": "I'm sorry you're not feeling well. Can you tell me what you feel? If urgent, call emergency services.",
     },
 }
 
