@@ -10,7 +10,7 @@ APT_PACKAGES := espeak-ng libportaudio2 alsa-utils sox libasound2-dev pkg-config
 # ... and the tests: a real PulseAudio server with null sinks (reached through ALSA's pulse plugin), and the
 # mosquitto and redis-server programs (the sync tests start their own broker and Redis beside the machine's);
 # pg_dump (postgresql-client) searches the cloud database for erased words.
-APT_TEST_PACKAGES := pulseaudio pulseaudio-utils libasound2-plugins mosquitto redis-server postgresql-client chromium
+APT_TEST_PACKAGES := pulseaudio pulseaudio-utils libasound2-plugins mosquitto redis-server postgresql-client chromium systemd
 UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 export PATH := $(HOME)/.local/bin:$(HOME)/.cargo/bin:$(PATH)
 

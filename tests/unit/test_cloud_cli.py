@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -43,3 +44,17 @@ def test_the_cli_refuses_a_command_the_device_does_not_know(capsys: pytest.Captu
         _parser().parse_args(["fleet", "cmd", "dev-1", "reboot"])
 
     assert "invalid choice: 'reboot'" in capsys.readouterr().err
+
+
+def test_the_broker_password_is_read_from_its_credential_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from papo_sync.cloud.settings import CloudSettings
+
+    secret = tmp_path / "ingest.password"
+    secret.write_text("s3cret-from-systemd\n")
+    monkeypatch.setenv("PAPO_CLOUD_BROKER__PASSWORD_FILE", str(secret))
+
+    assert CloudSettings().broker.password == "s3cret-from-systemd"
+
+    monkeypatch.setenv("PAPO_CLOUD_BROKER__PASSWORD_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="cannot be read"):
+        CloudSettings()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,10 +17,23 @@ class BrokerSettings(BaseModel):
     port: int = Field(default=1883, ge=1, le=65535)
     username: str | None = None
     password: str | None = None
+    password_file: Path | None = Field(
+        default=None, description="File holding the password (a systemd credential): read when `password` is unset"
+    )
     tls_ca: Path | None = Field(default=None, description="CA bundle: turns TLS on")
     tls_cert: Path | None = None
     tls_key: Path | None = None
     keepalive_s: int = Field(default=30, ge=5, le=600)
+
+    @model_validator(mode="after")
+    def _password_from_file(self) -> BrokerSettings:
+        """Read the password from `password_file` when only the file is given (its first line)."""
+        if self.password is None and self.password_file is not None:
+            try:
+                self.password = self.password_file.read_text(encoding="utf-8").splitlines()[0].strip()
+            except (OSError, IndexError) as exc:
+                raise ValueError(f"broker.password_file {self.password_file} cannot be read: {exc}") from None
+        return self
 
 
 class CloudSettings(BaseSettings):
