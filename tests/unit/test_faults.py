@@ -15,8 +15,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import pytest
 from sqlalchemy import event
 
@@ -34,7 +32,7 @@ from papo.speech.tts import CachedVoice
 from papo.store import EventSource, NewTurn, Severity, Store, utc_now
 from papo.store.database import integrity_problem, is_full
 from papo.store.outbox import OutboxCap
-from support.fakes import NullSpeaker
+from support.fakes import JournalVoice, NullSpeaker
 
 FALL = "Papo, socorro, eu caí no banheiro!"
 CHAT = "Papo, hoje eu fiz um bolo de fubá."
@@ -47,20 +45,6 @@ def new_turn(text: str) -> NewTurn:
         text=text, language="pt", audio_start_s=0.0, audio_end_s=1.5, audio_duration_s=1.5,
         stt_model="whisper-base", stt_window="short", vad_model="silero-vad-v6",
     )  # fmt: skip
-
-
-class JournalVoice:
-    """A Voice writing what it says into the journal; a little silence as audio."""
-
-    name = "journal-voice"
-    rate = 16_000
-
-    def __init__(self, journal: list[str]) -> None:
-        self._journal = journal
-
-    def synthesize(self, text: str) -> npt.NDArray[np.float32]:
-        self._journal.append(f"said {text}")
-        return np.zeros(160, np.float32)
 
 
 class Chat:

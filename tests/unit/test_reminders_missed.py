@@ -33,7 +33,7 @@ from papo.settings import Settings, load_settings
 from papo.speech.tts import CachedVoice, Speaker
 from papo.store import ReminderStatus, Store, utc_now
 from support.wait import wait_until
-from unit.test_faults import JournalVoice
+from support.fakes import JournalVoice
 
 MEDICINE = ["tomar o remédio", "ligar para a Júlia", "regar as plantas", "dar comida ao gato", "fechar o gás"]
 

@@ -15,6 +15,16 @@ from datetime import datetime, timedelta
 
 from papo.conversation.anticipation import Anticipator
 from papo.conversation.crew import CrewRuntime
+from papo.conversation.everyday import (
+    Intent,
+    date_today,
+    memories_said,
+    my_name,
+    nothing_to_repeat,
+    recognise,
+    reminders_said,
+    time_now,
+)
 from papo.conversation.llm import ChatClient, ChatMessage
 from papo.conversation.memory import MemoryStore
 from papo.conversation.phrases import (
@@ -69,6 +79,7 @@ class Companion:
         self._llm = llm
         self._memory = memory
         self._last_reply_at: float | None = None
+        self._last_reply: str | None = None  # what "repete" says again
         self._said_unmarked: set[str] = set()  # reminders said (or missed) whose mark could not be stored
         self.reminders_missed = 0  # reminders found overdue past the grace since start (reported on /health)
         self.llm_failing = False  # the last reply meant for the LLM got the fallback phrase (reported on /health)
@@ -208,6 +219,7 @@ class Companion:
 
     def _said(self, outcome: TurnOutcome) -> None:
         outcome.reply = " ".join(outcome.spoken_sentences) or None
+        self._last_reply = outcome.reply or self._last_reply
         self._last_reply_at = time.monotonic()
         self._reviewer.touch()
 
@@ -225,6 +237,8 @@ class Companion:
         """Say the answer (a reminder's confirmation, or streamed from the LLM); the LLM it came from, if any."""
         llm = self._llm()
         fixed = self._reminder_reply(turn)
+        if fixed is None:
+            fixed = self._everyday_reply(turn.heard.text)
         if fixed is not None or llm is None:
             self._replier.say_fixed(turn, outcome, fixed or WARMING_UP[self._language])
             self._said(outcome)
@@ -251,6 +265,30 @@ class Companion:
             return None
         now = datetime.now().astimezone()
         return reminder_confirmation(turn.reminder.what, turn.reminder.due_at.astimezone(), now, self._language)
+
+    def _everyday_reply(self, text: str) -> str | None:
+        """The exact answer to an everyday question (the time, the date, "repete"...), or None for the model."""
+        intent = recognise(text)
+        if intent is None:
+            return None
+        log.info("everyday question", extra=fields(intent=intent.value))
+        now, language = datetime.now().astimezone(), self._language
+        try:
+            if intent is Intent.REMINDERS:
+                pending = [(r.what, r.due_at.astimezone()) for r in self._store.reminders.all()]
+                return reminders_said(pending, now, language)
+            if intent is Intent.MEMORIES:
+                return memories_said([m.text for m in reversed(self._store.memories.all())], language)
+        except PapoError as exc:  # the store cannot be read: the model answers instead
+            log.error("everyday answer unavailable", extra=fields(intent=intent.value, reason=str(exc)))
+            return None
+        if intent is Intent.TIME:
+            return time_now(now, language)
+        if intent is Intent.DATE:
+            return date_today(now, language)
+        if intent is Intent.NAME:
+            return my_name(self._conversation.companion_name, language)
+        return self._last_reply or nothing_to_repeat(language)
 
     def _messages(
         self, text: str, conversation_id: str | None, memories: list[str], concern: str | None, turn_id: str | None

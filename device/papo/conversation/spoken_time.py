@@ -63,3 +63,10 @@ def _en(at: time) -> str:
 def at_time(at: time, language: str) -> str:
     """The time of day `at` (hours and minutes) in words, with its preposition, in `language` (pt or en)."""
     return _en(at) if language == "en" else _pt(at)
+
+
+def number_words(n: int, language: str, feminine: bool = False) -> str:
+    """A number from 0 to 59 in words in `language` (pt: "vinte e um", feminine "vinte e uma"; en: "twenty-one")."""
+    if not 0 <= n <= 59:
+        raise ValueError(f"{n} is outside 0-59")
+    return _en_number(n) if language == "en" else _pt_number(n, feminine)
