@@ -21,6 +21,7 @@ from papo.errors import ModelError, PapoError
 from papo.models.manifest import load_manifest
 from papo.models.provision import provision
 from papo.settings import Settings, TtsSettings
+from papo.speech.spoken import in_words
 from papo.system.logging import fields
 
 log = logging.getLogger(__name__)
@@ -161,14 +162,16 @@ class Speaker(Protocol):
 class CachedVoice:
     """A voice whose phrases are kept in the sled cache (by voice and text) and reused."""
 
-    def __init__(self, voice: Voice, cache: AudioCache) -> None:
+    def __init__(self, voice: Voice, cache: AudioCache, language: str = "pt") -> None:
         self.voice = voice
+        self.language = language  # numbers, times and dates are said in words in this language (speech.spoken)
         self._cache = cache
 
     @classmethod
     def configured(cls, settings: Settings, cache: _native.Cache | None) -> CachedVoice:
         """The voice the settings choose for the conversation's language, its phrases in `cache`."""
-        return cls(load_voice(settings, settings.conversation.language), AudioCache(cache, "tts"))
+        language = settings.conversation.language
+        return cls(load_voice(settings, language), AudioCache(cache, "tts"), language)
 
     @property
     def rate(self) -> int:
@@ -181,7 +184,8 @@ class CachedVoice:
         return self.voice.name
 
     def speak(self, text: str) -> tuple[Speech, bool]:
-        """Audio for `text`, and whether it came from the cache."""
+        """Audio for `text` (its numbers said in words), and whether it came from the cache."""
+        text = in_words(text, self.language)
         key = self._cache.key(self.voice.name, text)
         cached = self._cache.get(key)
         if cached is not None:
