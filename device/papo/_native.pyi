@@ -20,6 +20,7 @@ __all__ = [
     "NoAudioDeviceError",
     "Playback",
     "StreamClosedError",
+    "alsa_messages",
     "list_devices",
 ]
 
@@ -62,6 +63,7 @@ class CacheStatsDict(TypedDict):
     evictions: int
     rebuilds: int
 
+def alsa_messages() -> tuple[list[str], int]: ...
 def list_devices() -> list[DeviceDict]: ...
 
 @final

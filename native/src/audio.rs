@@ -46,6 +46,12 @@ fn timeout(seconds: f64) -> PyResult<Duration> {
 }
 
 /// List the audio devices: dicts with id, name, input, output, default_input, default_output.
+/// The messages alsa-lib reported since the last call (kept for papo's log, not printed), and how many more.
+#[pyfunction]
+pub fn alsa_messages() -> (Vec<String>, usize) {
+    papo_audio::alsa_log::take()
+}
+
 #[pyfunction]
 pub fn list_devices(py: Python<'_>) -> PyResult<Vec<Bound<'_, PyDict>>> {
     let devices = guarded("listing audio devices", || {

@@ -88,6 +88,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("CacheLockedError", py.get_type::<CacheLockedError>())?;
     m.add("NativePanicError", py.get_type::<NativePanicError>())?;
     m.add("PIPELINE_RATE", papo_audio::PIPELINE_RATE)?;
+    papo_audio::alsa_log::install();
+    m.add_function(wrap_pyfunction!(audio::alsa_messages, m)?)?;
     m.add_function(wrap_pyfunction!(audio::list_devices, m)?)?;
     m.add_class::<audio::Capture>()?;
     m.add_class::<audio::Playback>()?;

@@ -159,3 +159,25 @@ def test_capture_read_times_out_when_nothing_arrives(alsa_rig: PulseRig) -> None
     with pytest.raises(TimeoutError, match="within"):
         capture.read(16000 * 2, 0.2)
     capture.close()
+
+
+def test_alsa_lib_complaints_go_to_the_log_not_to_the_screen(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import logging, sys\n"
+        "logging.basicConfig(stream=sys.stdout, level=logging.DEBUG, format='%(message)s')\n"
+        "from papo.audio.native import list_devices, open_speaker\n"
+        "list_devices()\n"
+        "open_speaker('papo-no-such-device')\n"
+    )
+    # ALSA's own configuration only (no PulseAudio rig): on a machine without a sound card alsa-lib complains
+    env = {k: v for k, v in os.environ.items() if k not in ("ALSA_CONFIG_PATH", "PULSE_SERVER")}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "ALSA lib" not in result.stderr, result.stderr[-2000:]
+    if not Path("/proc/asound/card0").exists():  # this machine has no card: alsa-lib did complain, into the log
+        assert "alsa-lib reported problems" in result.stdout, result.stdout[-2000:]

@@ -25,6 +25,22 @@ class AudioOutputError(PapoError):
     """The speaker cannot be opened or failed."""
 
 
+_alsa_reported = False
+
+
+def _log_alsa() -> None:
+    """Hand what alsa-lib reported (kept by the native module, never printed) to the log: once at info, then debug."""
+    global _alsa_reported
+    messages, more = _native.alsa_messages()
+    if not messages:
+        return
+    level = logging.DEBUG if _alsa_reported else logging.INFO
+    _alsa_reported = True
+    log.log(level, "alsa-lib reported problems", extra=fields(count=len(messages) + more, first=messages[0]))
+    for message in messages[1:]:
+        log.debug("alsa-lib", extra=fields(message=message))
+
+
 def _opening(action: Callable[[], T], device: str | None, output: bool = False) -> T:
     wanted = f"device {device!r}" if device else "the default device"
     try:
@@ -40,6 +56,8 @@ def _opening(action: Callable[[], T], device: str | None, output: bool = False) 
     except _native.NativeError as exc:
         error = AudioOutputError if output else AudioInputError
         raise error(f"cannot open {wanted}: {exc}") from None
+    finally:
+        _log_alsa()
 
 
 class NativeMicrophone:
@@ -117,6 +135,8 @@ def list_devices() -> list[_native.DeviceDict]:
         return _native.list_devices()
     except _native.NativeError as exc:
         raise NoAudioInputError(f"cannot list audio devices: {exc}") from None
+    finally:
+        _log_alsa()
 
 
 def open_speaker(device: str | None) -> NativeSpeaker | RecordingSpeaker:

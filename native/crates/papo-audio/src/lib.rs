@@ -3,6 +3,8 @@
 //! Capture delivers 16 kHz mono i16 through a lock-free ring buffer; playback takes mono f32 at any
 //! rate. Each cpal stream lives on its own thread; the data callbacks never allocate, lock or block.
 
+#[cfg(target_os = "linux")]
+pub mod alsa_log;
 pub mod capture;
 pub mod devices;
 pub mod error;
