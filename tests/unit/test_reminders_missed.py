@@ -32,8 +32,8 @@ from papo.service import VoiceService
 from papo.settings import Settings, load_settings
 from papo.speech.tts import CachedVoice, Speaker
 from papo.store import ReminderStatus, Store, utc_now
-from support.wait import wait_until
 from support.fakes import JournalVoice
+from support.wait import wait_until
 
 MEDICINE = ["tomar o remédio", "ligar para a Júlia", "regar as plantas", "dar comida ao gato", "fechar o gás"]
 

@@ -180,9 +180,7 @@ def in_words(text: str, language: str) -> str:
         text = _EN_DECIMAL.sub(lambda m: _decimal(m.group(1), m.group(2), language), text)
     else:
         text = _MONEY.sub(_money, text)
-        text = _PT_ORDINAL.sub(
-            lambda m: _PT_ORDINALS[int(m.group(1))] + ("o" if m.group(2) == "º" else "a"), text
-        )
+        text = _PT_ORDINAL.sub(lambda m: _PT_ORDINALS[int(m.group(1))] + ("o" if m.group(2) == "º" else "a"), text)
         text = _PT_THOUSANDS.sub(lambda m: m.group(0).replace(".", ""), text)
         text = _PERCENT.sub(lambda m: f"{m.group(1)} por cento", text)
         text = _PT_DECIMAL.sub(lambda m: _decimal(m.group(1), m.group(2), language), text)
