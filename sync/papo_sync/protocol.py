@@ -107,6 +107,11 @@ def command_result_topic(tenant: str, device_id: str, command_id: str) -> str:
     return f"{command_topic(tenant, device_id, command_id)}/result"
 
 
+def alert_topic(tenant: str, device_id: str) -> str:
+    """Return the topic the cloud tells a device how its caregiver alert is going on (signed, QoS 1, not retained)."""
+    return f"{device_prefix(tenant, device_id)}/alert"
+
+
 def ingest_subscription(kind: str) -> str:
     """The shared subscription ingestors use for one kind of device message (e.g. 'sync/up', 'state')."""
     return f"$share/{INGEST_GROUP}/{TOPIC_ROOT}/+/+/{kind}"
@@ -355,19 +360,55 @@ class CommandResult(WireModel):
     data: JsonObject = Field(default_factory=dict)
 
 
+class AlertState(StrEnum):
+    """Where a caregiver alert stands; the device speaks only from this (never claims more than it says)."""
+
+    DELIVERING = "delivering"  # the alert exists; no caregiver has received it yet
+    DELIVERED = "delivered"  # a caregiver's channel took it (SMTP server, webhook 2xx, ntfy)
+    ACKNOWLEDGED = "acknowledged"  # a caregiver (or an operator) confirmed having seen it
+    FAILED = "failed"  # every channel tried so far gave up; escalation goes on
+    NO_CAREGIVERS = "no_caregivers"  # the tenant has nobody to warn
+
+
+class AlertUpdate(WireModel):
+    """On `alert` (cloud → device, signed): one step of the caregiver alert a wellbeing item raised.
+
+    `seq` orders the updates of one alert: the device keeps the highest it has seen. `caregiver` is the name of
+    the person the alert reached (delivered) or who saw it (acknowledged; absent when an operator acknowledged).
+    """
+
+    schema_version: Literal[1] = PROTOCOL_VERSION
+    alert_id: MessageId
+    msg_id: MessageId = Field(description="The wellbeing outbox item this alert answers")
+    seq: int = Field(ge=1, le=MAX_BIGINT)
+    state: AlertState
+    caregiver: str | None = Field(default=None, min_length=1, max_length=80)
+    at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _named_when_reached(self) -> AlertUpdate:
+        """A delivered alert names who it reached; only delivered or acknowledged ones name anybody."""
+        if self.state == AlertState.DELIVERED and self.caregiver is None:
+            raise ValueError("a delivered alert names the caregiver it reached")
+        if self.caregiver is not None and self.state not in (AlertState.DELIVERED, AlertState.ACKNOWLEDGED):
+            raise ValueError(f"a {self.state.value} alert names no caregiver")
+        return self
+
+
 MAX_SIGNED_BODY_CHARS = 200_000  # a signed body holds one desired state or command (settings are small)
 _BASE64_SIGNATURE = r"^[A-Za-z0-9+/]{86}==$"  # 64 bytes of Ed25519 signature
 
 
 class SignedBody(WireModel):
-    """What the fleet signs: one desired state or command, for one device, valid for a while, in order.
+    """What the fleet signs: one desired state, command or alert update, for one device, valid for a while, in order.
 
     `sequence` orders the fleet's requests of one kind to one device: a desired state's version; a command's
-    issue time in microseconds. The device refuses a desired state not newer than the last, and a command id
-    it has seen or an expired command (papo_sync.device.gate).
+    issue time in microseconds; an alert update's `seq` (per alert). The device refuses a desired state not newer
+    than the last, a command id it has seen or an expired command (papo_sync.device.gate), and an alert update
+    not newer than the last of its alert.
     """
 
-    kind: Literal["desired", "command"]
+    kind: Literal["desired", "command", "alert"]
     tenant: DeviceId
     device_id: DeviceId
     issued_at: AwareDatetime
@@ -375,11 +416,13 @@ class SignedBody(WireModel):
     sequence: int = Field(ge=0, le=MAX_BIGINT)
     desired: DesiredState | None = None
     command: Command | None = None
+    alert: AlertUpdate | None = None
 
     @model_validator(mode="after")
     def _one_request(self) -> SignedBody:
         """Exactly the request `kind` names, and a validity that ends after it begins."""
-        if (self.desired is not None, self.command is not None) != (self.kind == "desired", self.kind == "command"):
+        carried = {"desired": self.desired, "command": self.command, "alert": self.alert}
+        if [name for name, value in carried.items() if value is not None] != [self.kind]:
             raise ValueError(f"a {self.kind} body carries exactly one {self.kind}")
         if self.expires_at <= self.issued_at:
             raise ValueError("expires_at must be after issued_at")
@@ -387,7 +430,7 @@ class SignedBody(WireModel):
 
 
 class SignedMessage(WireModel):
-    """On `shadow/delta` and `cmd/{id}`: a SignedBody as JSON and the fleet key's Ed25519 signature of it.
+    """On `shadow/delta`, `cmd/{id}` and `alert`: a SignedBody as JSON and the fleet key's Ed25519 signature of it.
 
     The signature (base64) covers `papo_sync.signing.DOMAIN` followed by the UTF-8 bytes of `body`, exactly as
     sent: the device checks the bytes it received, then parses them; nothing is serialised again.

@@ -1,4 +1,4 @@
-"""The fleet's Ed25519 signatures on desired state and commands: keys, signing (cloud) and checking (device).
+"""The fleet's Ed25519 signatures on desired state, commands and alert updates: keys, signing, checking.
 
 What is signed is the exact UTF-8 bytes of `SignedMessage.body` (a `SignedBody` as JSON), after a domain
 prefix, so neither end re-serialises anything before checking. A body names its tenant and device, when it
@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import ValidationError
 
-from papo_sync.protocol import Command, DesiredState, SignedBody, SignedMessage
+from papo_sync.protocol import AlertUpdate, Command, DesiredState, SignedBody, SignedMessage
 
 DOMAIN = b"papo/v1 fleet signature\n"
 """Prefix of every signed byte string: a fleet signature can never be taken for a signature of anything else."""
@@ -28,6 +28,8 @@ CLOCK_SKEW = timedelta(minutes=2)
 """How far the device's clock may be from the fleet's: tolerated both on `issued_at` and on `expires_at`."""
 MAX_COMMAND_LIFETIME = timedelta(days=1)
 """A command is valid for at most this long (the device remembers its id until then, to refuse a replay)."""
+MAX_ALERT_LIFETIME = timedelta(days=1)
+"""An alert update is valid for at most this long: an old "delivered" must not be replayed into a new alert."""
 
 
 class SignatureError(Exception):
@@ -112,6 +114,17 @@ def sign_command(
     return sign(body, key)
 
 
+def sign_alert(
+    update: AlertUpdate, tenant: str, device_id: str, key: Ed25519PrivateKey, issued_at: datetime, ttl: timedelta
+) -> SignedMessage:
+    """An alert update for one device, valid from `issued_at` for `ttl` (a day at most); its `seq` is its sequence."""
+    body = SignedBody(
+        kind="alert", tenant=tenant, device_id=device_id, issued_at=issued_at, expires_at=issued_at + ttl,
+        sequence=update.seq, alert=update,
+    )  # fmt: skip
+    return sign(body, key)
+
+
 def open_signed(payload: bytes, key: Ed25519PublicKey, tenant: str, device_id: str, now: datetime) -> SignedBody:
     """The body of a signed message for this device, checked; SignatureError (with the reason) otherwise.
 
@@ -146,3 +159,5 @@ def check_times(body: SignedBody, now: datetime) -> None:
         raise SignatureError(f"expired at {body.expires_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC")
     if body.kind == "command" and body.expires_at - body.issued_at > MAX_COMMAND_LIFETIME:
         raise SignatureError("a command may be valid for one day at most")
+    if body.kind == "alert" and body.expires_at - body.issued_at > MAX_ALERT_LIFETIME:
+        raise SignatureError("an alert update may be valid for one day at most")

@@ -74,13 +74,13 @@ def test_a_metadata_change_without_its_migration_is_noticed(migrated: str) -> No
     changed.tables["turn"].append_column(sa.Column("mood", sa.String(16)))
     changed.tables["device"].c.tenant.type = sa.String(128)
     changed.tables["device"].c.presence.server_default = sa.DefaultClause("online")
-    sa.Table("caregiver", changed, sa.Column("id", sa.BigInteger, primary_key=True))
+    sa.Table("visit", changed, sa.Column("id", sa.BigInteger, primary_key=True))
 
     assert _named(_differences(migrated, changed)) == {
         ("add_column", "turn", "mood"),
         ("modify_type", "device", "tenant"),
         ("modify_default", "device", "presence"),
-        ("add_table", "caregiver", None),
+        ("add_table", "visit", None),
     }
 
 

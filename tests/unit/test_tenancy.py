@@ -20,6 +20,7 @@ user fleet
 topic write papo/v1/+/+/shadow/delta
 topic write papo/v1/+/+/cmd/+
 topic read papo/v1/+/+/cmd/+/result
+topic write papo/v1/+/+/alert
 
 user ingest
 topic read papo/v1/+/+/sync/up
@@ -38,6 +39,7 @@ topic write papo/v1/acme/dev-1/cmd/+/result
 topic read papo/v1/acme/dev-1/sync/ack
 topic read papo/v1/acme/dev-1/shadow/delta
 topic read papo/v1/acme/dev-1/cmd/+
+topic read papo/v1/acme/dev-1/alert
 
 user dev-2
 topic write papo/v1/other/dev-2/state
@@ -48,6 +50,7 @@ topic write papo/v1/other/dev-2/cmd/+/result
 topic read papo/v1/other/dev-2/sync/ack
 topic read papo/v1/other/dev-2/shadow/delta
 topic read papo/v1/other/dev-2/cmd/+
+topic read papo/v1/other/dev-2/alert
 """
 
 

@@ -60,12 +60,12 @@ _ROLE_RULES: dict[Role, tuple[tuple[str, str], ...]] = {
         ("read", "sync/up"), ("read", "state"), ("read", "telemetry"), ("read", "shadow/update"),
         ("read", "cmd/+/result"), ("write", "sync/ack"),
     ),
-    Role.FLEET: (("write", "shadow/delta"), ("write", "cmd/+"), ("read", "cmd/+/result")),
+    Role.FLEET: (("write", "shadow/delta"), ("write", "cmd/+"), ("read", "cmd/+/result"), ("write", "alert")),
 }  # fmt: skip
 # what a device publishes (agent.py, inbox.py) and what it subscribes to, under its own prefix only
 DEVICE_RULES: tuple[tuple[str, str], ...] = (
     ("write", "state"), ("write", "sync/up"), ("write", "telemetry"), ("write", "shadow/update"),
-    ("write", "cmd/+/result"), ("read", "sync/ack"), ("read", "shadow/delta"), ("read", "cmd/+"),
+    ("write", "cmd/+/result"), ("read", "sync/ack"), ("read", "shadow/delta"), ("read", "cmd/+"), ("read", "alert"),
 )  # fmt: skip
 
 

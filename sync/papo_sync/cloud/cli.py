@@ -34,6 +34,10 @@ Papo Social cloud: receive what devices sync, and manage the fleet.
   papo-cloud devices remove DEVICE           stop a device from connecting (lost, stolen, returned)
   papo-cloud devices list                    every enrolled device and its tenant
   papo-cloud broker setup                    write the broker's configuration (TLS for devices)
+  papo-cloud caregivers add TENANT --name N --email A   who is warned (also --webhook URL, --ntfy URL/TOPIC)
+  papo-cloud caregivers list|remove ID|test ID|policy   see, remove, try a caregiver's channel; tenant policy
+  papo-cloud alerts                          run the caregiver alert service (Ctrl-C to stop)
+  papo-cloud alerts list | ack ID            alerts and every delivery attempt; acknowledge one
 
 Settings come from PAPO_CLOUD_* variables (PAPO_CLOUD_DATABASE_URL, PAPO_CLOUD_REDIS_URL,
 PAPO_CLOUD_BROKER__HOST, PAPO_CLOUD_BROKER__USERNAME, PAPO_CLOUD_FLEET_SIGNING_KEY, ...).
@@ -138,6 +142,9 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     keygen.add_argument("--out", type=Path, metavar="FILE", help="where to write the private key")
     _devices_parser(commands)
+    from papo_sync.cloud.alerts.commands import add_parsers
+
+    add_parsers(commands)
     return parser
 
 
@@ -338,8 +345,22 @@ def _erasure_lines(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _alerts(args: argparse.Namespace, settings: CloudSettings) -> int:
+    """`papo-cloud caregivers …` and `papo-cloud alerts …` (papo_sync.cloud.alerts.commands)."""
+    import psycopg
+
+    from papo_sync.cloud.alerts.commands import run_alerts, run_caregivers
+    from papo_sync.cloud.alerts.targets import CaregiverError
+
+    try:
+        return run_caregivers(args, settings) if args.command == "caregivers" else run_alerts(args, settings)
+    except psycopg.OperationalError as exc:
+        raise CaregiverError(f"cannot reach the database: {str(exc).strip()}") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one `papo-cloud` command; errors are one line and exit code 1."""
+    from papo_sync.cloud.alerts.targets import CaregiverError
     from papo_sync.cloud.enrol import EnrolError
     from papo_sync.cloud.fleet import FleetError
     from papo_sync.cloud.keys import FleetKeyError
@@ -362,7 +383,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_ingestors(settings, args.workers)
         if args.command in ("devices", "broker"):
             return _devices(args, settings)
+        if args.command in ("caregivers", "alerts"):
+            return _alerts(args, settings)
         return _fleet(args, settings)
-    except (FleetError, EnrolError, FleetKeyError) as exc:
+    except (FleetError, EnrolError, FleetKeyError, CaregiverError) as exc:
         print(f"papo-cloud: error: {exc}", file=sys.stderr)
         return 1

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     create_engine,
     text,
 )
@@ -149,6 +151,86 @@ enrolment = Table(
     Column("tenant", String(64), nullable=False),  # the only tenant the device's messages are accepted under
     Column("enrolled_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),  # set by `devices remove`; enrolling again clears it
+)  # fmt: skip
+
+# caregiver alerts (migration 0005, docs/decisions/0016): who to warn per tenant, each alert, each delivery, and
+# the signed updates owed to the device. An alert keeps no words: the matched phrase stays in wellbeing_event.
+alert_policy = Table(
+    "alert_policy", metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("threshold", String(16), nullable=False, server_default="high"),
+    Column("escalate_after_min", Integer, nullable=False, server_default="5"),
+    Column("timezone", String(64), nullable=False, server_default="America/Sao_Paulo"),
+)  # fmt: skip
+
+caregiver = Table(
+    "caregiver", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("tenant", String(64), nullable=False),
+    Column("name", String(80), nullable=False),
+    Column("channel", String(16), nullable=False),  # email | webhook | ntfy
+    Column("target", Text, nullable=False),  # the address or URL
+    Column("secret", Text),  # the webhook's HMAC secret, or ntfy's access token
+    Column("position", Integer, nullable=False, server_default="1"),  # who is warned first (lowest), then next
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_caregiver_tenant", "tenant", "position"),
+)  # fmt: skip
+
+alert = Table(
+    "alert", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("tenant", String(64), nullable=False),
+    Column("device_id", String(64), nullable=False),
+    Column("msg_id", String(64), nullable=False),  # the wellbeing item it answers
+    Column("kind", String(32), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("state", String(16), nullable=False),  # protocol.AlertState
+    Column("step", Integer, nullable=False, server_default="0"),  # escalation step reached
+    Column("step_at", DateTime(timezone=True), nullable=False),  # when that step began
+    Column("event_at", DateTime(timezone=True), nullable=False),  # when the device heard it
+    Column("received_at", DateTime(timezone=True), nullable=False),  # when the cloud committed the event
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("acknowledged_at", DateTime(timezone=True)),
+    Column("acknowledged_by", String(80)),
+    Column("ack_via", String(16)),  # link | cli | webhook
+    Column("update_seq", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("device_id", "msg_id", name="uq_alert_event"),
+    Index("ix_alert_open", "step_at", postgresql_where=text("acknowledged_at IS NULL")),
+)  # fmt: skip
+
+alert_delivery = Table(
+    "alert_delivery", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("alert_id", BigInteger, ForeignKey("alert.id", ondelete="CASCADE"), nullable=False),
+    Column("caregiver_id", BigInteger),  # no foreign key: removing a caregiver keeps the record of what was sent
+    Column("caregiver_name", String(80), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | sending | succeeded | failed | cancelled
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("history", JSONB, nullable=False, server_default="[]"),  # each attempt: at, outcome, detail
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("lease_until", DateTime(timezone=True)),  # a sender's claim; past it, another instance takes over
+    Column("ack_token_sha256", String(64)),  # of the ack link's token in the last message sent
+    Column("idempotency_key", String(80), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", DateTime(timezone=True)),
+    UniqueConstraint("alert_id", "caregiver_id", name="uq_alert_delivery_caregiver"),
+    UniqueConstraint("ack_token_sha256", name="uq_alert_delivery_token"),
+    Index("ix_alert_delivery_due", "next_attempt_at", postgresql_where=text("status IN ('pending', 'sending')")),
+)  # fmt: skip
+
+alert_update = Table(
+    "alert_update", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("alert_id", BigInteger, ForeignKey("alert.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("caregiver", String(80)),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("published_at", DateTime(timezone=True)),
+    Index("ix_alert_update_unpublished", "id", postgresql_where=text("published_at IS NULL")),
 )  # fmt: skip
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
