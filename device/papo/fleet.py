@@ -131,7 +131,7 @@ def apply_desired(desired: DesiredState, state_dir: Path) -> ReportedState:
     temporary.write_text(json.dumps(candidate, indent=2))
     temporary.replace(path)
     fleet_version_path(state_dir).write_text(str(desired.version))
-    held = sorted(dotted_keys(candidate) & local_keys())
+    held = sorted(dotted_keys(candidate) & local_keys(state_dir))
     reason = f"held locally (the device's settings win): {', '.join(held)}"[:500] if held else None
     log.info("fleet settings kept", extra={"version": desired.version, "held_locally": ",".join(held)})
     return ReportedState(

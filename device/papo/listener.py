@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -61,8 +62,36 @@ class PauseObserver(Protocol):
         """The person went on talking."""
 
 
+class InputLevel:
+    """The microphone's loudness over the last few frames (RMS, dBFS) for a live meter: a number, never the audio."""
+
+    WINDOW_FRAMES = 8  # 256 ms of 32 ms frames per reading
+    FLOOR_DBFS = -100.0
+
+    def __init__(self) -> None:
+        self.dbfs: float | None = None
+        self._squares = 0.0
+        self._samples = 0
+        self._frames = 0
+
+    def add(self, frame: npt.NDArray[np.float32]) -> None:
+        """Count one frame (a dot product: no copy); every WINDOW_FRAMES frames, publish their RMS in dBFS."""
+        self._squares += float(np.dot(frame, frame))
+        self._samples += len(frame)
+        self._frames += 1
+        if self._frames >= self.WINDOW_FRAMES:
+            mean = self._squares / max(self._samples, 1)
+            self.dbfs = round(max(self.FLOOR_DBFS, 10 * math.log10(mean)) if mean > 0 else self.FLOOR_DBFS, 1)
+            self._squares, self._samples, self._frames = 0.0, 0, 0
+
+    def clear(self) -> None:
+        """No input now: no reading."""
+        self.dbfs = None
+        self._squares, self._samples, self._frames = 0.0, 0, 0
+
+
 class Listener:
-    """Turns a stream of 32 ms frames into PendingUtterances, in order."""
+    """Turns a stream of 32 ms frames into PendingUtterances, in order; `level` (if given) meters every frame."""
 
     def __init__(
         self,
@@ -71,8 +100,10 @@ class Listener:
         executor: ThreadPoolExecutor,
         speculative: bool = True,
         observer: PauseObserver | None = None,
+        level: InputLevel | None = None,
     ) -> None:
         self._observer = observer
+        self._level = level
         self._endpointer = endpointer
         self._transcriber = transcriber
         self._executor = executor
@@ -84,6 +115,8 @@ class Listener:
     def feed(self, frame: npt.NDArray[np.float32]) -> list[PendingUtterance]:
         """Push one frame; return the utterances that ended with it."""
         self._position += len(frame)
+        if self._level is not None:
+            self._level.add(frame)
         self._fed_at[self._position] = time.monotonic()
         pending: list[PendingUtterance] = []
         for event in self._endpointer.push(frame):

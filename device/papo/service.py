@@ -26,7 +26,7 @@ from papo.conversation.runtime import ConversationRuntime, ConversationState
 from papo.conversation.turn import Admitted, decide, keep
 from papo.engine import SpeechEngine, load_engine
 from papo.errors import AudioInputError, NoAudioInputError, PapoError
-from papo.listener import Listener, PendingUtterance
+from papo.listener import InputLevel, Listener, PendingUtterance
 from papo.retry import Backoff
 from papo.settings import Settings
 from papo.speech.tts import Speaker
@@ -48,6 +48,27 @@ class PipelineState(StrEnum):
     LISTENING = "listening"
     STOPPED = "stopped"
     FAILED = "failed"
+
+
+class Activity(StrEnum):
+    """What Papo is doing now, as the status page says it."""
+
+    STARTING = "starting"
+    NO_MICROPHONE = "no microphone"
+    LISTENING = "listening"
+    THINKING = "thinking"
+    SPEAKING = "speaking"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+_ACTIVITY_OF_STATE = {
+    PipelineState.STARTING: Activity.STARTING,
+    PipelineState.LOADING_MODELS: Activity.STARTING,
+    PipelineState.NO_AUDIO_INPUT: Activity.NO_MICROPHONE,
+    PipelineState.STOPPED: Activity.STOPPED,
+    PipelineState.FAILED: Activity.FAILED,
+}
 
 
 @dataclass
@@ -92,7 +113,34 @@ class VoiceService:
         self._open_speaker = open_speaker or (lambda: _native_speaker(settings.audio.output_device))
         self._stop = threading.Event()
         self._restart = threading.Event()
+        self._busy = 0  # utterances between their end and the answer said (the event loop's count: no lock)
+        self.level = InputLevel()  # the microphone's loudness while listening (never the audio)
         self.conversation = conversation
+        if conversation is not None:
+            conversation.companion.output.gain = settings.audio.volume / 100
+
+    @property
+    def settings(self) -> Settings:
+        """The settings the pipeline runs with (live keys as last applied)."""
+        return self._settings
+
+    @property
+    def activity(self) -> Activity:
+        """What Papo does now: starting, no microphone, listening, thinking (an utterance being handled), speaking."""
+        if self.status.state is not PipelineState.LISTENING:
+            return _ACTIVITY_OF_STATE[self.status.state]
+        runtime = self.conversation
+        if runtime is not None and runtime.companion.speaking:
+            return Activity.SPEAKING
+        return Activity.THINKING if self._busy else Activity.LISTENING
+
+    def apply_settings(self, new: Settings) -> None:
+        """Take at once the settings that apply live (`live_keys()`): privacy, volume, the companion's."""
+        audio = self._settings.audio.model_copy(update={"volume": new.audio.volume})
+        self._settings = self._settings.model_copy(update={"privacy": new.privacy, "audio": audio})
+        if self.conversation is not None:
+            self.conversation.companion.apply_settings(new.conversation)
+            self.conversation.companion.output.gain = new.audio.volume / 100
 
     def _companion_on(self) -> bool:
         runtime = self.conversation
@@ -140,7 +188,7 @@ class VoiceService:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[PendingUtterance | None] = asyncio.Queue()
         anticipator = self.conversation.companion.anticipator if self._companion_on() and self.conversation else None
-        listener = Listener(engine.endpointer(), engine.transcriber, executor, observer=anticipator)
+        listener = Listener(engine.endpointer(), engine.transcriber, executor, observer=anticipator, level=self.level)
         self.status.device = source.name
         self._set(PipelineState.LISTENING, "")
 
@@ -163,6 +211,7 @@ class VoiceService:
                         self.status.dropped_samples = source.overruns
             finally:
                 self._restart.clear()
+                self.level.clear()
                 source.close()
                 loop.call_soon_threadsafe(queue.put_nowait, None)
 
@@ -181,6 +230,13 @@ class VoiceService:
             await asyncio.to_thread(self._stop.wait, 1.0)
 
     async def _keep(self, engine: SpeechEngine, pending: PendingUtterance) -> None:
+        self._busy += 1
+        try:
+            await self._handle(engine, pending)
+        finally:
+            self._busy -= 1
+
+    async def _handle(self, engine: SpeechEngine, pending: PendingUtterance) -> None:
         try:
             await asyncio.wrap_future(pending.future)
             heard = await asyncio.to_thread(self._hear, engine, pending)

@@ -1,4 +1,11 @@
-"""The one Settings model: arguments, PAPO_* variables, the TOML file, the fleet's desired settings, defaults."""
+"""The one Settings model: arguments, PAPO_* variables, the page's settings, the TOML file, the fleet's, defaults.
+
+Precedence, strongest first: arguments, PAPO_* variables, the settings the owner changed on the local web page
+(`local-settings.json` in the state directory, mode 0600, written only by the page after validation), the TOML
+file ($PAPO_CONFIG, else /etc/papo/papo.toml: root's, read-only to the daemon), the fleet's desired settings
+(`fleet-settings.json`), defaults. The page's and the TOML file's keys are the owner's (`local_keys()`): they win
+over the fleet's and are reported to it as held locally.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ import os
 import re
 import shlex
 import stat
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -25,6 +33,7 @@ from pydantic_settings import (
 )
 
 from papo.errors import ConfigError
+from papo.statedir import write_private
 from papo.system.logging import fields
 
 log = logging.getLogger(__name__)
@@ -46,6 +55,11 @@ def default_state_dir() -> Path:
 def fleet_settings_path(state_dir: Path) -> Path:
     """The settings the fleet asked for (desired state), kept in `state_dir`."""
     return state_dir / "fleet-settings.json"
+
+
+def local_settings_path(state_dir: Path) -> Path:
+    """The settings the owner changed on the local web page, kept in `state_dir` (they win over the TOML file)."""
+    return state_dir / "local-settings.json"
 
 
 def fleet_version_path(state_dir: Path) -> Path:
@@ -92,19 +106,78 @@ class FleetSettingsSource(PydanticBaseSettingsSource):
         return {}
 
 
-def _set_aside(path: Path, reason: str) -> None:
+class LocalSettingsSource(PydanticBaseSettingsSource):
+    """The owner's settings from the web page: `local-settings.json` in the state directory.
+
+    It ranks above the TOML file, so the state directory is the one the stronger sources (`current_state`) or the
+    TOML file name, else the default. A file that does not load is set aside, with one warning.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], toml: TomlConfigSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._toml = toml
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: the file is read whole in `__call__`."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        """The page's settings; nothing when the owner changed none or the file was set aside."""
+        pending = _PENDING_LOCAL.get()
+        if pending is not None:
+            return pending
+        value = self.current_state.get("state_dir") or self._toml.toml_data.get("state_dir")
+        return read_local_settings(default_state_dir() if value is None else Path(value))
+
+
+# The page's settings being tried (settings_with_local), read instead of the file while a candidate is built.
+_PENDING_LOCAL: ContextVar[dict[str, Any] | None] = ContextVar("pending_local_settings", default=None)
+
+
+def settings_with_local(state_dir: Path, values: dict[str, Any]) -> Settings:
+    """The Settings every source gives with `values` as the page's file (nothing written); ValidationError if bad."""
+    token = _PENDING_LOCAL.set(values)
+    try:
+        return Settings(state_dir=state_dir)
+    finally:
+        _PENDING_LOCAL.reset(token)
+
+
+def read_local_settings(state_dir: Path) -> dict[str, Any]:
+    """The settings the owner changed on the page (`local_settings_path`); {} if none, or set aside if unreadable."""
+    path = local_settings_path(state_dir)
+    if not path.exists():
+        return {}
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        _set_aside(path, f"unreadable: {exc}", also=())
+        return {}
+    if not isinstance(values, dict):
+        _set_aside(path, "not an object", also=())
+        return {}
+    return values
+
+
+def write_local_settings(state_dir: Path, values: dict[str, Any]) -> None:
+    """Replace the page's settings file as a whole (0600, never half-written)."""
+    write_private(local_settings_path(state_dir), json.dumps(values, indent=2, sort_keys=True).encode())
+
+
+def _set_aside(path: Path, reason: str, also: tuple[Path, ...] | None = None) -> None:
     """Rename the fleet file (and its version) with a timestamp, so the device starts without it; warn once."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     aside = path.with_name(f"{path.name}.set-aside-{stamp}")
+    companions = (fleet_version_path(path.parent),) if also is None else also
     try:
         path.replace(aside)
-        version = fleet_version_path(path.parent)
-        if version.exists():
-            version.replace(version.with_name(f"{version.name}.set-aside-{stamp}"))
+        for companion in companions:
+            if companion.exists():
+                companion.replace(companion.with_name(f"{companion.name}.set-aside-{stamp}"))
     except OSError as exc:
         aside = path
         reason = f"{reason}; it could not be moved: {exc.strerror}"
-    log.warning("fleet settings set aside; starting without them", extra=fields(path=str(aside), reason=reason))
+    log.warning("settings file set aside; starting without it", extra=fields(path=str(aside), reason=reason))
 
 
 # Marks a field the running daemon applies at once (a fleet change to it needs no restart); see live_keys().
@@ -131,6 +204,9 @@ class AudioSettings(Section):
     ring_seconds: float = Field(default=2.0, ge=0.2, le=30.0, description="Captured audio buffered for slow readers")
     read_timeout_s: float = Field(default=2.0, gt=0, le=30.0, description="Silence from the device that counts as lost")
     retry_max_s: float = Field(default=60.0, gt=0, description="Longest wait between tries to open the device")
+    volume: int = Field(
+        default=100, ge=0, le=100, description="Loudness of what Papo says, percent", json_schema_extra=LIVE_FLEET
+    )
 
 
 class VadSettings(Section):
@@ -181,10 +257,18 @@ class CacheSettings(Section):
 
 
 class ServerSettings(Section):
-    """Where the local web API listens."""
+    """Where the local web page and API listen."""
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=1, le=65535)
+    host: str = Field(
+        default="0.0.0.0", description="Address to serve on: 0.0.0.0 is the home network (the page only answers to "
+        "the device's own names and addresses); 127.0.0.1 is this machine only",
+    )  # fmt: skip
+    port: int = Field(default=8080, ge=1, le=65535, description="Port to serve on")
+    mdns: bool = Field(default=True, description="Advertise the page as papo-XXXX.local on the home network")
+    names: list[str] = Field(
+        default=[], description="More host names the page answers to (e.g. a name the router gives the device); "
+        "it always answers to papo-XXXX.local, the device's addresses and localhost",
+    )  # fmt: skip
 
 
 class StoreSettings(Section):
@@ -318,6 +402,13 @@ class PrivacySettings(Section):
         description="Keep every utterance heard as a turn (synced to the cloud when sync is on); off: only what was "
         "said to the companion (wake word, follow-up window) is kept, other speech is checked in memory for signs "
         "of trouble and dropped",
+        json_schema_extra=LIVE,
+    )
+    history: bool = Field(
+        default=True,
+        description="Keep the conversation history (turns, synced when sync is on); off: nothing said is stored, "
+        "the companion still answers and wellbeing signs are still recorded",
+        json_schema_extra=LIVE,
     )
 
 
@@ -353,9 +444,10 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Order the sources: arguments, PAPO_* variables, the TOML file (the owner's), the fleet's desired settings."""
+        """Order the sources: arguments, PAPO_* variables, the page's and the TOML file (the owner's), the fleet's."""
         toml = TomlConfigSettingsSource(settings_cls, toml_file=config_path())
-        return init_settings, env_settings, toml, FleetSettingsSource(settings_cls)
+        local = LocalSettingsSource(settings_cls, toml)
+        return init_settings, env_settings, local, toml, FleetSettingsSource(settings_cls)
 
     @property
     def models_dir(self) -> Path:
@@ -461,13 +553,22 @@ def fleet_problems(values: object) -> list[str]:
     return problems
 
 
-def local_keys() -> frozenset[str]:
-    """The dotted keys the device's owner sets (PAPO_* variables, the TOML file): these win over the fleet's."""
+def environment_keys() -> frozenset[str]:
+    """The dotted keys PAPO_* variables set (the strongest source: the page cannot change them)."""
     try:
-        sources = (EnvSettingsSource(Settings)(), TomlConfigSettingsSource(Settings, toml_file=config_path())())
-    except (OSError, ValueError):
+        return frozenset(dotted_keys(EnvSettingsSource(Settings)()))
+    except ValueError:
         return frozenset()
-    return frozenset(key for values in sources for key in dotted_keys(values))
+
+
+def local_keys(state_dir: Path | None = None) -> frozenset[str]:
+    """The dotted keys the owner sets (PAPO_* variables, the page's file in `state_dir`, TOML): they beat the fleet."""
+    try:
+        toml = TomlConfigSettingsSource(Settings, toml_file=config_path())()
+    except (OSError, ValueError):
+        toml = {}
+    page = read_local_settings(state_dir) if state_dir is not None else {}
+    return environment_keys() | frozenset(key for values in (toml, page) for key in dotted_keys(values))
 
 
 def _describe(error: dict[str, object]) -> str:

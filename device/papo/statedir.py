@@ -78,3 +78,15 @@ def _restrict(path: Path) -> int:
         log.warning("cannot make a state file private", extra=fields(path=str(path), reason=exc.strerror))
         return 0
     return 1
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Replace `path` with `data`, readable by papo's user only (0600): written aside, then renamed."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    temporary.chmod(0o600)
+    temporary.replace(path)

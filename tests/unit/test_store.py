@@ -29,7 +29,7 @@ def test_schema_is_migrated_and_wal_is_on(state_dir: Path) -> None:
     store.close()
     with sqlite3.connect(state_dir / "papo.sqlite3") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0005"
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0006"
         columns = {row[1] for row in db.execute("PRAGMA table_info(turn)")}
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"text", "audio_duration_s", "vad_ms", "stt_ms", "eos_to_text_ms", "stt_model", "vad_model"} <= columns

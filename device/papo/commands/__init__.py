@@ -1,5 +1,6 @@
 """What each `papo` command does, given parsed arguments and Settings: get the parts, run, format the output."""
 
+from papo.commands.owner import reset_owner, setup_code
 from papo.commands.privacy import export, forget_all, forget_status, forget_turn
 from papo.commands.records import history, memory_forget, memory_list, reminders_list
 from papo.commands.system import (
@@ -16,5 +17,5 @@ from papo.commands.talk import ReplyOptions, demo, listen, say
 __all__ = [
     "ReplyOptions", "audio_devices", "audio_test", "config_show", "demo", "export", "forget_all", "forget_status",
     "forget_turn", "history", "listen", "memory_forget", "memory_list", "models_list", "models_provision",
-    "models_verify", "reminders_list", "run", "say",
+    "models_verify", "reminders_list", "reset_owner", "run", "say", "setup_code",
 ]  # fmt: skip

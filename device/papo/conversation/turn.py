@@ -70,7 +70,8 @@ def decide(
         addressed = companion.addressed(text, began=eos_monotonic - (new.audio_end_s - new.audio_start_s))
     else:
         addressed = mentions(text, settings.conversation.wake_words)
-    unsaved = new if addressed or settings.privacy.keep_unaddressed else None
+    kept = addressed or settings.privacy.keep_unaddressed
+    unsaved = new if kept and settings.privacy.history else None
     return Admitted(HeardTurn(text, source, eos_monotonic=eos_monotonic, unsaved=unsaved), addressed)
 
 

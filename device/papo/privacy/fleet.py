@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from papo.fleet import CommandHandler
-from papo.privacy.scrub import Scrubber
+from papo.privacy.scrub import Scrubber, wipe_now
 from papo.store import Erasure, Store
 from papo_sync.protocol import Command, CommandResult
-
-log = logging.getLogger(__name__)
 
 
 class DeleteHistoryArgs(BaseModel):
@@ -20,15 +16,6 @@ class DeleteHistoryArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     include_reminders: bool = False
-
-
-def _wiped(scrubber: Scrubber) -> bool:
-    try:
-        scrubber.run_pending()
-    except Exception:  # the erasure is kept as a request; the service's watcher tries again
-        log.exception("cannot wipe the erasure from the memory index and cache yet")
-        return False
-    return True
 
 
 def _result(command: Command, detail: str, erasure: Erasure, wiped: bool) -> CommandResult:
@@ -48,7 +35,7 @@ def delete_history(store: Store, scrubber: Scrubber) -> CommandHandler:
             where = ".".join(str(part) for part in first["loc"]) or "args"
             return CommandResult(command_id=command.command_id, ok=False, detail=f"{where}: {first['msg']}")
         erasure = store.erasures.erase_all(args.include_reminders)
-        return _result(command, "erased everything here; the cloud erases its copy", erasure, _wiped(scrubber))
+        return _result(command, "erased everything here; the cloud erases its copy", erasure, wipe_now(scrubber))
 
     return handle
 
@@ -60,6 +47,6 @@ def forget_memories(store: Store, scrubber: Scrubber) -> CommandHandler:
         erasure = store.erasures.forget_memories(None)
         if erasure is None:
             return CommandResult(command_id=command.command_id, ok=True, detail="no memories", data={"memories": 0})
-        return _result(command, "memories erased", erasure, _wiped(scrubber))
+        return _result(command, "memories erased", erasure, wipe_now(scrubber))
 
     return handle

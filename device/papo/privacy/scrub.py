@@ -88,3 +88,16 @@ class Scrubber:
             cache.wipe()
         except _native.NativeError as exc:
             raise ScrubError(f"cannot wipe the cache: {exc}; check the state directory's free space") from None
+
+
+def wipe_now(scrubber: Scrubber) -> bool:
+    """Wipe pending erasures from the memory index and cache at once; False (logged) if it failed.
+
+    The erasure stays a request, so the service's watcher tries again.
+    """
+    try:
+        scrubber.run_pending()
+    except Exception:
+        log.exception("cannot wipe the erasure from the memory index and cache yet")
+        return False
+    return True

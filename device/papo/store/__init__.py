@@ -1,6 +1,15 @@
 """The device's own records: SQLite (WAL) through SQLModel, migrated by Alembic, behind the Store facade."""
 
-from papo.store.kinds import ErasureScope, EventSource, MemoryKind, OutboxKind, ReminderStatus, Role, Severity
+from papo.store.kinds import (
+    ErasureScope,
+    EventSource,
+    MemoryKind,
+    OutboxKind,
+    ReminderRepeat,
+    ReminderStatus,
+    Role,
+    Severity,
+)
 from papo.store.records import (
     Conversation,
     Erasure,
@@ -9,6 +18,7 @@ from papo.store.records import (
     NewTurn,
     Reminder,
     Turn,
+    TurnPage,
     WellbeingEvent,
     companion_turn,
     utc_now,
@@ -18,6 +28,6 @@ from papo.store.turns import ErasedTurnError
 
 __all__ = [
     "Conversation", "ErasedTurnError", "Erasure", "ErasureRequest", "ErasureScope", "EventSource", "Memory",
-    "MemoryKind", "NewTurn", "OutboxKind", "Reminder", "ReminderStatus", "Role", "Severity", "Store", "Turn",
-    "WellbeingEvent", "companion_turn", "utc_now",
+    "MemoryKind", "NewTurn", "OutboxKind", "Reminder", "ReminderRepeat", "ReminderStatus", "Role", "Severity",
+    "Store", "Turn", "TurnPage", "WellbeingEvent", "companion_turn", "utc_now",
 ]  # fmt: skip

@@ -26,6 +26,7 @@ from sqlmodel import Session
 from papo.errors import StoreError, StoreFullError
 from papo.statedir import writable_dir
 from papo.system.logging import fields
+from papo.text import fold
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,12 @@ def _set_pragmas(dbapi_connection: sqlite3.Connection, _: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA secure_delete=ON")  # deleted records are overwritten with zeros, not left in free space
     cursor.close()
+    # papo_fold(text): lower case without accents, so a search for "julia" finds "Júlia" (SQLite's lower() is ASCII)
+    dbapi_connection.create_function("papo_fold", 1, _fold_or_none, deterministic=True)
+
+
+def _fold_or_none(text: str | None) -> str | None:
+    return None if text is None else fold(text)
 
 
 def _migrate(engine: Engine) -> None:

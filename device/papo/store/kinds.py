@@ -28,6 +28,14 @@ class ReminderStatus(StrEnum):
     MISSED = "missed"  # overdue past the grace (a clock jump, the device off): mentioned once, not said
 
 
+class ReminderRepeat(StrEnum):
+    """How often a reminder comes back once said (or missed)."""
+
+    NONE = "none"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
 class Severity(StrEnum):
     """How urgently a caregiver should know."""
 

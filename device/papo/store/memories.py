@@ -26,6 +26,12 @@ class MemoryRepository:
             session.add(row)
         return Memory.model_validate(row)
 
+    def get(self, memory_id: str) -> Memory | None:
+        """One memory, or None."""
+        with self._db.transaction("read a memory") as session:
+            row = session.get(MemoryRow, memory_id)
+            return None if row is None else Memory.model_validate(row)
+
     def all(self) -> list[Memory]:
         """Every memory, oldest first."""
         with self._db.transaction("read memories") as session:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
-from papo.store.kinds import ErasureScope, EventSource, MemoryKind, ReminderStatus, Role, Severity
+from papo.store.kinds import ErasureScope, EventSource, MemoryKind, ReminderRepeat, ReminderStatus, Role, Severity
 
 
 def utc_now() -> datetime:
@@ -113,6 +113,15 @@ class Turn(NewTurn):
     """When it was stored."""
 
 
+class TurnPage(Record):
+    """One page of the history (newest first) and how many turns matched in all."""
+
+    turns: list[Turn]
+    """The turns on this page, newest first."""
+    total: int
+    """How many turns matched, on every page."""
+
+
 class Memory(Record):
     """Something worth remembering about the person."""
 
@@ -144,7 +153,9 @@ class Reminder(Record):
     status: ReminderStatus
     """pending, spoken, cancelled or missed (overdue past the grace: mentioned, not said)."""
     spoken_at: UtcTime | None
-    """When it was said, if it was (never for a missed one)."""
+    """When it was last said, if it was (never for a missed one)."""
+    repeat: ReminderRepeat = ReminderRepeat.NONE
+    """How often it comes back: none, daily or weekly (a repeating one is due again once said or missed)."""
 
 
 class WellbeingEvent(Record):
@@ -164,6 +175,10 @@ class WellbeingEvent(Record):
     """What noticed it: the fixed rules, or the review of the conversation."""
     created_at: UtcTime
     """When it was noticed."""
+    seen_at: UtcTime | None = None
+    """When someone looking after the person marked it seen, if they did."""
+    seen_by: str | None = None
+    """Who marked it seen."""
 
 
 class Conversation(Record):

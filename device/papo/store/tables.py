@@ -72,6 +72,7 @@ class ReminderRow(SQLModel, table=True):
     created_at: datetime
     status: str = Field(default="pending", max_length=16, description="pending, spoken, cancelled or missed")
     spoken_at: datetime | None = None
+    repeat: str = Field(default="none", max_length=16, description="none, daily or weekly: re-armed once said")
 
 
 class WellbeingEventRow(SQLModel, table=True):
@@ -86,6 +87,8 @@ class WellbeingEventRow(SQLModel, table=True):
     evidence: str
     source: str = Field(max_length=16, description="rules or crew")
     created_at: datetime
+    seen_at: datetime | None = None
+    seen_by: str | None = Field(default=None, max_length=64, description="Who marked it seen on the web page")
 
 
 class OutboxRow(SQLModel, table=True):

@@ -11,8 +11,11 @@ from papo.errors import StoreError
 from papo.store.database import Database
 from papo.store.ids import new_id
 from papo.store.outbox import turn_row
-from papo.store.records import Conversation, NewTurn, Turn, utc_now
+from papo.store.records import Conversation, NewTurn, Turn, TurnPage, utc_now
 from papo.store.tables import ConversationRow, TurnRow
+from papo.text import fold
+
+_MAX_SEARCH_WORDS = 8
 
 
 class ErasedTurnError(StoreError):
@@ -23,6 +26,11 @@ def require_turn(session: Session, turn_id: str | None) -> None:
     """Raise ErasedTurnError when `turn_id` names a turn that is no longer stored."""
     if turn_id is not None and session.get(TurnRow, turn_id) is None:
         raise ErasedTurnError(f"turn {turn_id} was erased; what came from it is not kept")
+
+
+def _escaped(word: str) -> str:
+    """`word` with LIKE's wildcards taken literally."""
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class TurnRepository:
@@ -78,6 +86,23 @@ class TurnRepository:
             query = query.where(TurnRow.conversation_id == conversation_id)
         with self._db.transaction("read turns") as session:
             return [Turn.model_validate(row) for row in session.exec(query).all()]
+
+    def search(self, words: str = "", limit: int = 50, offset: int = 0) -> TurnPage:
+        """Turns holding every one of `words` (case and accents ignored; all when empty), newest first, one page."""
+        where = [
+            func.papo_fold(TurnRow.text).like(f"%{_escaped(word)}%", escape="\\")
+            for word in fold(words).split()[:_MAX_SEARCH_WORDS]
+        ]
+        query = select(TurnRow).where(*where).order_by(col(TurnRow.seq).desc()).offset(offset).limit(limit)
+        with self._db.transaction("search turns") as session:
+            total = int(session.exec(select(func.count()).select_from(TurnRow).where(*where)).one())
+            return TurnPage(turns=[Turn.model_validate(row) for row in session.exec(query).all()], total=total)
+
+    def get(self, turn_id: str) -> Turn | None:
+        """One turn, or None."""
+        with self._db.transaction("read a turn") as session:
+            row = session.get(TurnRow, turn_id)
+            return None if row is None else Turn.model_validate(row)
 
     def all(self) -> list[Turn]:
         """Every stored turn, oldest first."""

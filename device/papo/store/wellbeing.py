@@ -14,7 +14,7 @@ from papo.store.turns import require_turn
 
 
 class WellbeingRepository:
-    """Record and list wellbeing events."""
+    """Record and list wellbeing events; mark them seen."""
 
     def __init__(self, database: Database) -> None:
         self._db = database
@@ -41,3 +41,15 @@ class WellbeingRepository:
         query = select(WellbeingEventRow).order_by(col(WellbeingEventRow.created_at).desc())
         with self._db.transaction("read wellbeing events") as session:
             return [WellbeingEvent.model_validate(row) for row in session.exec(query).all()]
+
+    def mark_seen(self, event_id: str, who: str) -> WellbeingEvent | None:
+        """Record that `who` saw an event (the first time only counts); None if there is no such event."""
+        with self._db.transaction("mark a wellbeing event seen") as session:
+            row = session.get(WellbeingEventRow, event_id)
+            if row is None:
+                return None
+            if row.seen_at is None:
+                row.seen_at, row.seen_by = utc_now(), who[:64]
+                session.add(row)
+                session.flush()
+            return WellbeingEvent.model_validate(row)
