@@ -19,6 +19,7 @@ from papo.models.provision import installed
 from papo.settings import (
     Settings,
     dotted_keys,
+    fleet_keys,
     fleet_problems,
     fleet_settings_path,
     fleet_version_path,
@@ -233,7 +234,8 @@ class FleetLink:
         except PapoError as exc:  # the kept file is valid; another source (TOML, environment) is not
             log.warning("fleet settings kept, but the settings as a whole do not load", extra={"reason": str(exc)})
             return report.model_copy(update={"restart_needed": ["*"]})
-        changed = changed_keys(self._settings, effective)
+        # only the fleet's keys: the rest (the port `papo run --port` chose, the page's changes) is not its doing
+        changed = [key for key in changed_keys(self._settings, effective) if key in fleet_keys()]
         live = [key for key in changed if key in live_keys()]
         if live and self._apply_live is not None:
             self._apply_live(effective)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -35,7 +36,10 @@ def run(settings: Settings, host: str | None, port: int | None, recording: Path 
         uvicorn.Config(app, host=server.host, port=server.port, log_config=None, access_log=False)  # port 0: any free
     )
     restart.on_restart(lambda: setattr(serving, "should_exit", True))  # a clean stop, then the exit code below
-    serving.run()
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn stops cleanly on SIGINT, then raises it again: done
+        serving.run()
+    if not serving.started:
+        raise PapoError(f"the daemon could not listen on {server.host}:{server.port} (see the log above)")
     return restart.RESTART_EXIT_CODE if restart.restart_requested() else 0
 
 
