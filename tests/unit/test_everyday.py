@@ -24,6 +24,10 @@ from papo.conversation.everyday import Intent, date_today, recognise, time_now
         ("Quais são os meus lembretes?", Intent.REMINDERS),
         ("O que você lembra de mim?", Intent.MEMORIES),
         ("What do you remember about me?", Intent.MEMORIES),
+        ("Para!", Intent.STOP),
+        ("Chega, Papo.", Intent.STOP),
+        ("Silêncio, por favor.", Intent.STOP),
+        ("Para de falar.", Intent.STOP),
     ],
 )
 def test_everyday_questions_are_recognised(text: str, intent: Intent) -> None:
@@ -38,6 +42,7 @@ def test_everyday_questions_are_recognised(text: str, intent: Intent) -> None:
         "A minha vizinha repete sempre a mesma história quando a gente se encontra na praça de manhã cedo",
         "",
         "...",
+        "Para a minha neta eu comprei um casaco",
     ],
 )
 def test_other_sentences_are_left_to_the_conversation(text: str) -> None:

@@ -65,3 +65,9 @@ def test_reminders_and_memories_come_from_the_store(companion: tuple[Companion, 
 def test_a_sentence_that_only_mentions_the_time_goes_to_the_conversation(companion: tuple[Companion, Store]) -> None:
     papo, _ = companion
     assert _ask(papo, "Que horas são os jogos de domingo?") == WARMING_UP["pt"]  # no model here: the fallback
+
+
+def test_para_makes_papo_quiet_and_says_nothing(companion: tuple[Companion, Store]) -> None:
+    papo, _ = companion
+    outcome = papo.respond(HeardTurn("Chega, Papo.", "test"))
+    assert outcome.reply is None and outcome.spoken_sentences == []

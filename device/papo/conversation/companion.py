@@ -239,6 +239,9 @@ class Companion:
         fixed = self._reminder_reply(turn)
         if fixed is None:
             fixed = self._everyday_reply(turn.heard.text)
+        if fixed == "":  # "para", "chega", "silêncio": the answer is to be quiet
+            self.output.interrupt()
+            return None
         if fixed is not None or llm is None:
             self._replier.say_fixed(turn, outcome, fixed or WARMING_UP[self._language])
             self._said(outcome)
@@ -267,7 +270,7 @@ class Companion:
         return reminder_confirmation(turn.reminder.what, turn.reminder.due_at.astimezone(), now, self._language)
 
     def _everyday_reply(self, text: str) -> str | None:
-        """The exact answer to an everyday question (the time, the date, "repete"...), or None for the model."""
+        """The exact answer to an everyday question ("" to say nothing: "para"), or None for the model."""
         intent = recognise(text)
         if intent is None:
             return None
@@ -288,6 +291,8 @@ class Companion:
             return date_today(now, language)
         if intent is Intent.NAME:
             return my_name(self._conversation.companion_name, language)
+        if intent is Intent.STOP:
+            return ""
         return self._last_reply or nothing_to_repeat(language)
 
     def _messages(

@@ -1,4 +1,4 @@
-"""Everyday questions answered exactly, without the language model: the time, the date, Papo's name, "repete"."""
+"""Everyday questions answered exactly, without the language model: the time, the date, the name, "repete"."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ class Intent(StrEnum):
     REPEAT = "repeat"
     REMINDERS = "reminders"
     MEMORIES = "memories"
+    STOP = "stop"
 
 
 _POLITE = r"(?:\b(?:papo|por favor|please|ai|entao|me diz|me diga|me fala|voce sabe|sabe|tell me|agora|now)\b[\s,]*)*"
@@ -43,6 +44,11 @@ _PATTERNS: tuple[tuple[Intent, re.Pattern[str]], ...] = tuple(
             Intent.REMINDERS,
             r"quais sao os meus lembretes|que lembretes eu tenho|tenho (?:algum )?lembrete"
             r"|what are my reminders|do i have (?:any )?reminders",
+        ),
+        (
+            Intent.STOP,
+            r"(?:para|pare|chega|silencio|fica quiet[oa]|fique quiet[oa]|cala a boca|stop|be quiet|quiet|enough)"
+            r"(?: de falar)?",
         ),
         (
             Intent.MEMORIES,
