@@ -9,13 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from e2e.test_daemon import _daemon, _stop, _wait_for
-from integration.test_faults_disk import fill, small_disk
 from papo.audio.wav import write_wav
 from papo.speech.voicegen import with_silence
+from support.daemon import daemon, stop_daemon, wait_for_health
+from support.disk import fill
 from support.speech import SpeechMaker
-
-__all__ = ["small_disk"]  # the fixture, shared with the in-process test
 
 GARBAGE = b"\x00\x13this was papo.sqlite3 before the SD card went bad\xff" * 400
 
@@ -30,13 +28,13 @@ def test_a_corrupt_store_is_set_aside_once_and_the_daemon_comes_up(
     monkeypatch.setenv("PAPO_CONVERSATION__CREW", "false")
     quiet = tmp_path / "quiet.wav"
     write_wav(quiet, np.zeros(32_000, np.float32))
-    with _daemon("--input", str(quiet)) as (process, base):
-        health = _wait_for(base, lambda h: h["pipeline"]["state"] == "listening", timeout=90)
+    with daemon("--input", str(quiet)) as (process, base):
+        health = wait_for_health(base, lambda h: h["pipeline"]["state"] == "listening", timeout=90)
         assert health["status"] == "degraded" and "store quarantined" in health["reasons"], health
         quarantined = Path(health["store"]["quarantined"])
         assert quarantined.parent == state_dir and quarantined.name.startswith("papo.sqlite3.corrupt-")
         assert process.poll() is None
-        output = _stop(process)
+        output = stop_daemon(process)
     assert output.count("store was corrupt; set aside and started fresh") == 1, output[-3000:]
     assert quarantined.read_bytes() == GARBAGE
     assert Path(f"{quarantined}-wal").read_bytes() == b"a write-ahead log as found"
@@ -62,13 +60,15 @@ def test_on_a_full_disk_the_daemon_answers_a_distress_call_and_says_disk_full(
         monkeypatch.setenv(name, value)
     recording = tmp_path / "distress.wav"
     write_wav(recording, with_silence([speech.say(DISTRESS)], gap_s=0.0, lead_s=20.0))
-    with _daemon("--input", str(recording)) as (process, base):
-        _wait_for(base, lambda h: h["pipeline"]["state"] == "listening" and h["conversation"]["state"] == "ready", 60)
+    with daemon("--input", str(recording)) as (process, base):
+        wait_for_health(
+            base, lambda h: h["pipeline"]["state"] == "listening" and h["conversation"]["state"] == "ready", 60
+        )
         fill(small_disk)
-        _wait_for(base, lambda h: h["pipeline"]["utterances"] >= 1 and not h["conversation"]["speaking"], 90)
-        health = _wait_for(base, lambda h: h["store"]["last_error"] is not None, 10)
+        wait_for_health(base, lambda h: h["pipeline"]["utterances"] >= 1 and not h["conversation"]["speaking"], 90)
+        health = wait_for_health(base, lambda h: h["store"]["last_error"] is not None, 10)
         assert health["status"] == "degraded" and "disk full" in health["reasons"], health
-        output = _stop(process)
+        output = stop_daemon(process)
     answered = [line for line in output.splitlines() if "event=answered" in line]
     assert len(answered) == 1 and "first_audio_ms=" in answered[0], output[-3000:]  # said (an urgent answer or a
     # check-in, whether Whisper heard "Papo" or not) before anything failed to be stored

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import stat
 import subprocess
@@ -26,6 +25,8 @@ from papo.conversation.phrases import CHECK_IN
 from papo.speech.voicegen import with_silence
 from papo.speech.wordcheck import content_word_recall
 from support.cli import PAPO, papo
+from support.daemon import health
+from support.ports import free_port
 from support.scripted_llm import Script, ScriptedLlm, when_any_contains, when_said
 from support.speech import SpeechMaker
 from support.wait import wait_until
@@ -35,22 +36,6 @@ FALL = "Socorro! Eu caí no chão da sala!"  # "Socorro, eu caí!" alone: Whispe
 ANSWER = "Estou bem, foi o meu gato que passou correndo."
 REPLY = "Que susto! Ainda bem que a senhora está bem."
 OVERHEARD_WORDS = ("vizinha", "goiabada", "queijo", "lanche")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _health(base: str) -> dict[str, Any] | None:
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"{base}/health", timeout=2) as response:
-            return dict(json.load(response))
-    except OSError:
-        return None
 
 
 @pytest.fixture
@@ -106,7 +91,7 @@ def test_the_daemon_keeps_only_what_is_said_to_it_and_logs_no_words(
     (legacy / "notes.txt").chmod(0o644)
     room = tmp_path / "room.wav"
     write_wav(room, with_silence([speech.say(s) for s in (OVERHEARD, FALL, ANSWER)], gap_s=2.0, lead_s=1.0))
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ, "PAPO_LLM__ENDPOINT": scripted.url, "PAPO_LLM__MODEL": "scripted",
         "PAPO_CONVERSATION__REVIEW_AFTER_IDLE_S": "0",
@@ -122,7 +107,7 @@ def test_the_daemon_keeps_only_what_is_said_to_it_and_logs_no_words(
 
         def done() -> bool:
             assert daemon.poll() is None, daemon.communicate()[0][-3000:]
-            last[0] = _health(base)
+            last[0] = health(base)
             reviewed = any("Memory keeper" in json.dumps(request) for request in scripted.completed)
             return last[0] is not None and last[0]["pipeline"]["utterances"] >= 3 and reviewed
 

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from e2e.test_daemon import _daemon, _stop, _wait_for
 from papo.audio.wav import read_wav, write_wav
 from papo.conversation.phrases import reminder_missed
 from papo.conversation.sentences import sentences
@@ -24,6 +23,7 @@ from papo.settings import load_settings
 from papo.speech.tts import CachedVoice
 from papo.store import Reminder, Store, utc_now
 from support.cli import papo
+from support.daemon import daemon, stop_daemon, wait_for_health
 from support.pulse import PulseRig
 from support.wait import wait_until
 
@@ -88,11 +88,11 @@ def test_after_a_clock_jump_one_missed_reminder_is_mentioned_and_five_are_marked
     speaker_wav = tmp_path / "speaker.wav"
     recorder = alsa_rig.record_speaker(speaker_wav)
     try:
-        with _daemon("--input", _quiet_input(tmp_path)) as (process, base):
-            health = _wait_for(base, lambda h: _missed(h) == 5 and not h["conversation"]["speaking"], 90)
+        with daemon("--input", _quiet_input(tmp_path)) as (process, base):
+            health = wait_for_health(base, lambda h: _missed(h) == 5 and not h["conversation"]["speaking"], 90)
             assert health["conversation"]["speaker"] is True and "no speaker" not in health["reasons"], health
             recorder.stop_once_past(time.monotonic())  # what was played is in the file
-            output = _stop(process)
+            output = stop_daemon(process)
     finally:
         recorder.stop()
     assert output.count('event="reminders missed"') == 1 and "count=5" in output, output[-3000:]
@@ -123,22 +123,22 @@ def test_a_speaker_that_appears_after_the_start_is_opened_and_the_waiting_remind
     for name, value in rig.env.items():
         monkeypatch.setenv(name, value)
     try:
-        with _daemon("--input", _quiet_input(tmp_path)) as (process, base):
-            health = _wait_for(base, lambda h: h["conversation"]["state"] == "ready", 90)
+        with daemon("--input", _quiet_input(tmp_path)) as (process, base):
+            health = wait_for_health(base, lambda h: h["conversation"]["state"] == "ready", 90)
             assert health["conversation"]["speaker"] is False and "no speaker" in health["reasons"], health
             assert _pending(state_dir) == len(CHORES)  # not said into the void: still due
             rig.start()
             speaker_wav = tmp_path / "speaker.wav"
             recorder = rig.record_speaker(speaker_wav)
             try:
-                health = _wait_for(base, lambda h: h["conversation"]["speaker"] is True, 30)
+                health = wait_for_health(base, lambda h: h["conversation"]["speaker"] is True, 30)
                 assert "no speaker" not in health["reasons"], health
                 wait_until(lambda: _pending(state_dir) == 0, 60, "the reminders to be said")
-                _wait_for(base, lambda h: not h["conversation"]["speaking"], 60)
+                wait_for_health(base, lambda h: not h["conversation"]["speaking"], 60)
                 recorder.stop_once_past(time.monotonic())
             finally:
                 recorder.stop()
-            output = _stop(process)
+            output = stop_daemon(process)
     finally:
         rig.close()
     assert output.count('event="speaker open"') == 1, output[-3000:]

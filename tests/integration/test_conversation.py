@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from papo.conversation.turn import HeardTurn
 from papo.settings import Settings, load_settings
 from papo.speech.stt import Transcript
 from papo.store import NewTurn, Store
+from support.ports import free_port
 from support.scripted_llm import Script, ScriptedLlm, when_any_contains
 from support.wait import wait_until
 
@@ -37,12 +37,6 @@ def scripted() -> Iterator[ScriptedLlm]:
     llm = ScriptedLlm(rules=[when_any_contains("Memory keeper", REVIEW)]).start()
     yield llm
     llm.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -126,7 +120,7 @@ def test_a_reminder_is_created_confirmed_and_spoken_when_due(scripted: ScriptedL
 def test_distress_raises_a_wellbeing_event_with_the_llm_down(
     companion_factory: Factory, text: str, kind: str, severity: str
 ) -> None:
-    runtime, speaker, store = companion_factory(f"http://127.0.0.1:{_free_port()}/v1", first_token_timeout_s=1.0)
+    runtime, speaker, store = companion_factory(f"http://127.0.0.1:{free_port()}/v1", first_token_timeout_s=1.0)
     outcome = runtime.companion.respond(_person(store, text))
     assert outcome.wellbeing is not None
     assert (outcome.wellbeing.kind, outcome.wellbeing.severity.value) == (kind, severity)

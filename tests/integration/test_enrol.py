@@ -14,13 +14,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from integration.test_sync import _count, _store
 from papo.settings import load_settings
 from papo_sync.cloud.cli import main
 from papo_sync.cloud.ingest import Ingestor
 from papo_sync.connection import new_client
 from papo_sync.device.agent import AgentConfig, SyncAgent
 from support.broker import Broker, free_port, make_tls
+from support.sync_clients import count_turns, store_with_turns
 from support.wait import wait_until
 
 pytestmark = pytest.mark.services
@@ -106,12 +106,12 @@ def test_an_enrolled_device_syncs_and_a_revoked_one_cannot_connect(
     config = _agent_config(out, monkeypatch, tmp_path / "state")
     assert load_settings().sync.fleet_public_key == tmp_path / "device" / "sala-01.fleet.pub"
     assert (config.device_id, config.tenant, config.port) == ("sala-01", "familia-silva", broker.port)
-    store = _store(tmp_path / "device.sqlite3", "sala-01", 20)
+    store = store_with_turns(tmp_path / "device.sqlite3", "sala-01", 20)
     agent = SyncAgent(config, store.outbox, session_seq=1)
     agent.start()
     try:
         assert agent.wait_until_drained(30)
-        assert _count(db, "sala-01") == (20, 20)
+        assert count_turns(db, "sala-01") == (20, 20)
 
         code, printed, _ = cloud_cli("devices", "remove", "sala-01")
         assert (code, printed.strip()) == (0, "sala-01 can no longer connect")

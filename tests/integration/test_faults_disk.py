@@ -7,14 +7,8 @@ speech models are scripted (the transcriber says the sentences), so the fault un
 from __future__ import annotations
 
 import asyncio
-import errno
-import os
-import shutil
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.testing import TestClient
@@ -29,41 +23,10 @@ from papo.settings import load_settings
 from papo.speech.tts import EspeakVoice
 from papo.store import Store
 from papo.web.health import HealthController
-from unit.test_faults import new_turn
-from unit.test_privacy_unaddressed import BlockSource, BlockTranscriber, FakeEngine
+from support.disk import fill
+from support.pipeline_fakes import BlockSource, BlockTranscriber, FakeEngine, new_turn
 
 DISTRESS = "Papo, socorro, eu caí e não consigo levantar!"
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 4 MB tmpfs, unmounted at the end."""
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tmpfs needs root (to fill a disk for real)")
-    mountpoint = tmp_path / "disk"
-    mountpoint.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mountpoint)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
-        yield mountpoint
-    finally:
-        subprocess.run(["umount", "-l", str(mountpoint)], check=True)
-
-
-def fill(directory: Path) -> None:
-    """Write a file until the disk refuses another byte."""
-    with (directory / "filler").open("wb", buffering=0) as filler:
-        try:
-            while True:
-                filler.write(b"\0" * 65_536)
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC, exc
-        try:
-            while True:
-                filler.write(b"\0")
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC, exc
 
 
 def test_on_a_full_disk_the_distress_call_is_answered_and_health_says_disk_full(

@@ -10,7 +10,6 @@ import sys
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,39 +18,24 @@ import psycopg
 import pytest
 import redis
 from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.reasoncodes import ReasonCode
 
 from papo.store import NewTurn, Store
 from papo_sync.cloud.ingest import Ingestor
 from papo_sync.cloud.settings import BrokerSettings, CloudSettings
 from papo_sync.device.agent import AgentConfig, SyncAgent
 from papo_sync.protocol import (
-    OutboxItem,
-    StageTimings,
     SyncAck,
-    SyncBatch,
-    TurnRecord,
     sync_ack_topic,
     sync_up_topic,
 )
 from support.broker import CLOUD_USERS, Broker, device_password, free_port, make_tls
+from support.sync_clients import RawMqttClient, count_turns, store_with_turns, turn_batch
 from support.sync_fixtures import ADMIN_URL
 from support.wait import wait_until
 
 pytestmark = pytest.mark.services
 
 TENANT = "acme"
-
-
-def _store(path: Path, device_id: str, turns: int) -> Store:
-    store = Store(path, device_id, 300)
-    for n in range(turns):
-        store.turns.record(
-            NewTurn(text=f"frase número {n}", language="pt", audio_start_s=0, audio_end_s=1, audio_duration_s=1,
-                    stt_model="whisper-base", stt_window="short", vad_model="silero", stt_ms=100.0),
-            "mic",
-        )  # fmt: skip
-    return store
 
 
 def _agent(broker: Broker, store: Store, device_id: str = "dev-1", **changes: Any) -> SyncAgent:
@@ -64,23 +48,16 @@ def _agent(broker: Broker, store: Store, device_id: str = "dev-1", **changes: An
     return agent
 
 
-def _count(db: psycopg.Connection[Any], device_id: str = "dev-1") -> tuple[int, int]:
-    total, distinct = db.execute(
-        "SELECT count(*), count(DISTINCT turn_id) FROM turn WHERE device_id = %s", (device_id,)
-    ).fetchone()  # type: ignore[misc]
-    return int(total), int(distinct)
-
-
 def test_a_backlog_reaches_postgresql_exactly_once_and_the_outbox_empties(
     tmp_path: Path, broker: Broker, ingestor: Ingestor, db: psycopg.Connection[Any], cloud: CloudSettings
 ) -> None:
-    store = _store(tmp_path / "device.sqlite3", "dev-1", 1200)
+    store = store_with_turns(tmp_path / "device.sqlite3", "dev-1", 1200)
     agent = _agent(broker, store)
     try:
         assert agent.wait_until_drained(60)
     finally:
         agent.stop()
-    assert _count(db) == (1200, 1200)
+    assert count_turns(db) == (1200, 1200)
     texts = [r[0] for r in db.execute("SELECT text FROM turn WHERE device_id = 'dev-1' ORDER BY seq")]
     assert texts == [f"frase número {n}" for n in range(1200)]
     device = db.execute("SELECT tenant, presence, last_sync_at FROM device WHERE device_id = 'dev-1'").fetchone()
@@ -115,30 +92,30 @@ def test_kill_9_of_the_device_during_a_drain_loses_and_duplicates_nothing(
     tmp_path: Path, broker: Broker, ingestor: Ingestor, db: psycopg.Connection[Any]
 ) -> None:
     path = tmp_path / "device.sqlite3"
-    _store(path, "dev-1", 3000).close()
+    store_with_turns(path, "dev-1", 3000).close()
     device = _device_process(path, broker, session=1)
-    wait_until(lambda: _count(db)[0] > 300, 60, "the drain to start")
+    wait_until(lambda: count_turns(db)[0] > 300, 60, "the drain to start")
     device.send_signal(signal.SIGKILL)
     device.communicate(timeout=10)  # and close its output pipe
-    assert _count(db)[0] < 3000  # killed in the middle
+    assert count_turns(db)[0] < 3000  # killed in the middle
     device = _device_process(path, broker, session=2)
     out, _ = device.communicate(timeout=120)
     assert out.strip() == "drained"
-    assert _count(db) == (3000, 3000)
+    assert count_turns(db) == (3000, 3000)
 
 
 def test_a_broker_restart_during_a_drain_loses_and_duplicates_nothing(
     tmp_path: Path, broker: Broker, ingestor: Ingestor, db: psycopg.Connection[Any]
 ) -> None:
-    store = _store(tmp_path / "device.sqlite3", "dev-1", 3000)
+    store = store_with_turns(tmp_path / "device.sqlite3", "dev-1", 3000)
     agent = _agent(broker, store, batch_items=50, window=2)
     try:
-        wait_until(lambda: _count(db)[0] > 300, 60, "the drain to start")
+        wait_until(lambda: count_turns(db)[0] > 300, 60, "the drain to start")
         broker.restart(down_s=1.5)
         assert agent.wait_until_drained(120)
     finally:
         agent.stop()
-    assert _count(db) == (3000, 3000)
+    assert count_turns(db) == (3000, 3000)
 
 
 def test_an_ingestor_restart_during_a_drain_loses_and_duplicates_nothing(
@@ -151,11 +128,11 @@ def test_an_ingestor_restart_during_a_drain_loses_and_duplicates_nothing(
     }  # fmt: skip
     papo_cloud = str(Path(sys.executable).with_name("papo-cloud"))
     first = subprocess.Popen([papo_cloud, "ingest"], env=env, stderr=subprocess.DEVNULL)
-    store = _store(tmp_path / "device.sqlite3", "dev-1", 3000)
+    store = store_with_turns(tmp_path / "device.sqlite3", "dev-1", 3000)
     agent = _agent(broker, store, batch_items=50, window=2)
     second = None
     try:
-        wait_until(lambda: _count(db)[0] > 300, 60, "the drain to start")
+        wait_until(lambda: count_turns(db)[0] > 300, 60, "the drain to start")
         first.send_signal(signal.SIGKILL)
         first.wait()
         time.sleep(1.0)  # the scenario: no ingestor for a second, so batches go unacked and are sent again
@@ -167,17 +144,17 @@ def test_an_ingestor_restart_during_a_drain_loses_and_duplicates_nothing(
             if process is not None and process.poll() is None:
                 process.terminate()
                 process.wait(timeout=10)
-    assert _count(db) == (3000, 3000)
+    assert count_turns(db) == (3000, 3000)
 
 
 def test_postgresql_briefly_unavailable_loses_nothing(
     tmp_path: Path, broker: Broker, ingestor: Ingestor, db: psycopg.Connection[Any], database: str
 ) -> None:
     name = database.rsplit("/", 1)[1]
-    store = _store(tmp_path / "device.sqlite3", "dev-1", 2000)
+    store = store_with_turns(tmp_path / "device.sqlite3", "dev-1", 2000)
     agent = _agent(broker, store, batch_items=50, window=2)
     try:
-        wait_until(lambda: _count(db)[0] > 200, 60, "the drain to start")
+        wait_until(lambda: count_turns(db)[0] > 200, 60, "the drain to start")
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
             admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
             admin.execute(
@@ -190,7 +167,7 @@ def test_postgresql_briefly_unavailable_loses_nothing(
     finally:
         agent.stop()
     with psycopg.connect(database, autocommit=True) as fresh:
-        assert _count(fresh) == (2000, 2000)
+        assert count_turns(fresh) == (2000, 2000)
 
 
 def test_with_redis_down_ingestion_and_acks_go_on_and_presence_catches_up(
@@ -207,10 +184,10 @@ def test_with_redis_down_ingestion_and_acks_go_on_and_presence_catches_up(
     try:
         server.terminate()
         server.wait()
-        store = _store(tmp_path / "device.sqlite3", "dev-1", 300)
+        store = store_with_turns(tmp_path / "device.sqlite3", "dev-1", 300)
         agent = _agent(broker, store)
         assert agent.wait_until_drained(60)  # acked with Redis down
-        assert _count(db) == (300, 300)
+        assert count_turns(db) == (300, 300)
         server = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
                                   stdout=subprocess.DEVNULL)  # fmt: skip
         wait_until(lambda: _redis_up(port), 10, "redis-server again")
@@ -245,60 +222,14 @@ def _redis_up(port: int) -> bool:
         return False
 
 
-class _Client:
-    """A raw MQTT 5 client logged in as some user, collecting what it receives and the broker's answers."""
-
-    def __init__(self, broker: Broker, user: str, password: str) -> None:
-        self.received: list[mqtt.MQTTMessage] = []
-        self.subacks: dict[int, list[ReasonCode]] = {}
-        self.pubacks: dict[int, ReasonCode] = {}
-        self.client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-        self.client.username_pw_set(user, password)
-        self.client.on_message = lambda _c, _u, message: self.received.append(message)
-        self.client.on_subscribe = lambda _c, _u, mid, codes, _p: self.subacks.__setitem__(mid, codes)
-        self.client.on_publish = lambda _c, _u, mid, code, _p: self.pubacks.__setitem__(mid, code)
-        self.client.connect("127.0.0.1", broker.port)
-        self.client.loop_start()
-
-    def subscribe(self, topic: str) -> None:
-        """Subscribe and wait for the broker's SUBACK granting it."""
-        _, mid = self.client.subscribe(topic, qos=1)
-        (code,) = wait_until(lambda: self.subacks.get(mid), 5, f"the SUBACK for {topic}")
-        assert not code.is_failure, code
-
-    def publish(self, topic: str, payload: bytes | str) -> mqtt.MQTTMessageInfo:
-        """Publish at QoS 1 and wait for the broker's PUBACK."""
-        info = self.client.publish(topic, payload, qos=1)
-        info.wait_for_publish(5)
-        wait_until(lambda: info.mid in self.pubacks, 5, f"the PUBACK for {topic}")
-        return info
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-def _batch(device_id: str, seqs: list[int], payload_device: str | None = None) -> SyncBatch:
-    items = [
-        OutboxItem(
-            msg_id=f"m-{device_id}-{seq}", seq=seq, kind="turn",
-            turn=TurnRecord(device_id=payload_device or device_id, conversation_id="c1", turn_id=f"t-{seq}", seq=seq,
-                            role="person", text=f"turno {seq}", language="pt", started_at=datetime.now(UTC),
-                            audio_duration_s=1.0, timings=StageTimings()),
-        )
-        for seq in seqs
-    ]  # fmt: skip
-    return SyncBatch(device_id=device_id, batch_id=uuid.uuid4().hex, items=items)
-
-
 def test_order_by_seq_holds_when_batches_arrive_out_of_order(
     broker: Broker, ingestor: Ingestor, db: psycopg.Connection[Any]
 ) -> None:
-    device = _Client(broker, "dev-1", device_password("dev-1"))
+    device = RawMqttClient(broker, "dev-1", device_password("dev-1"))
     try:
         for seqs in ([7, 8, 9], [1, 2, 3], [4, 5, 6], [1, 2, 3]):  # late, early, middle, and a duplicate
-            device.publish(sync_up_topic(TENANT, "dev-1"), _batch("dev-1", seqs).model_dump_json())
-        wait_until(lambda: _count(db)[0] == 9, 20, "nine turns")
+            device.publish(sync_up_topic(TENANT, "dev-1"), turn_batch("dev-1", seqs).model_dump_json())
+        wait_until(lambda: count_turns(db)[0] == 9, 20, "nine turns")
     finally:
         device.close()
     assert [r[0] for r in db.execute("SELECT seq FROM turn WHERE device_id = 'dev-1' ORDER BY seq")] == list(
@@ -309,13 +240,13 @@ def test_order_by_seq_holds_when_batches_arrive_out_of_order(
 def test_a_device_cannot_publish_as_another_and_a_forged_payload_is_rejected(
     broker: Broker, ingestor: Ingestor, db: psycopg.Connection[Any]
 ) -> None:
-    device = _Client(broker, "dev-1", device_password("dev-1"))
-    watcher = _Client(broker, "ingest", CLOUD_USERS["ingest"])  # may read every device's uploads
+    device = RawMqttClient(broker, "dev-1", device_password("dev-1"))
+    watcher = RawMqttClient(broker, "ingest", CLOUD_USERS["ingest"])  # may read every device's uploads
     try:
         device.subscribe(sync_ack_topic(TENANT, "dev-1"))
         watcher.subscribe(sync_up_topic(TENANT, "+"))
-        denied = device.publish(sync_up_topic(TENANT, "dev-2"), _batch("dev-2", [1]).model_dump_json())
-        forged = _batch("dev-1", [1, 2], payload_device="dev-2")
+        denied = device.publish(sync_up_topic(TENANT, "dev-2"), turn_batch("dev-2", [1]).model_dump_json())
+        forged = turn_batch("dev-1", [1, 2], payload_device="dev-2")
         device.publish(sync_up_topic(TENANT, "dev-1"), forged.model_dump_json())
         wait_until(lambda: bool(device.received), 10, "the rejection ack")
         wait_until(lambda: bool(watcher.received), 10, "the forged batch at the watcher")
@@ -328,7 +259,7 @@ def test_a_device_cannot_publish_as_another_and_a_forged_payload_is_rejected(
     assert [m.topic for m in watcher.received] == [sync_up_topic(TENANT, "dev-1")]
     ack = SyncAck.model_validate_json(device.received[0].payload)
     assert ack.batch_id == forged.batch_id and ack.acked == [] and len(ack.rejected) == 2
-    assert _count(db, "dev-2") == (0, 0) and _count(db, "dev-1") == (0, 0)
+    assert count_turns(db, "dev-2") == (0, 0) and count_turns(db, "dev-1") == (0, 0)
     reasons = [r[0] for r in db.execute("SELECT reason FROM dead_letter ORDER BY id")]
     assert any("dev-2" in reason for reason in reasons)
 
@@ -336,17 +267,17 @@ def test_a_device_cannot_publish_as_another_and_a_forged_payload_is_rejected(
 def test_bad_payloads_are_dead_lettered_and_the_ingestor_stays_up(
     broker: Broker, ingestor: Ingestor, db: psycopg.Connection[Any]
 ) -> None:
-    device = _Client(broker, "dev-1", device_password("dev-1"))
+    device = RawMqttClient(broker, "dev-1", device_password("dev-1"))
     topic = sync_up_topic(TENANT, "dev-1")
     try:
         device.publish(topic, b"{not json")
         device.publish(
-            topic, _batch("dev-1", [1]).model_dump_json().replace('"schema_version":1', '"schema_version":9')
+            topic, turn_batch("dev-1", [1]).model_dump_json().replace('"schema_version":1', '"schema_version":9')
         )
         device.publish(topic, json.dumps({"device_id": "dev-1", "batch_id": "x", "items": [], "pad": "x" * 1_100_000}))
         device.publish(f"papo/v1/{TENANT}/dev-1/telemetry", b'{"cpu_pct": -1}')
-        device.publish(topic, _batch("dev-1", [5]).model_dump_json())  # a good one after the bad ones
-        wait_until(lambda: _count(db)[0] == 1, 20, "the good batch")
+        device.publish(topic, turn_batch("dev-1", [5]).model_dump_json())  # a good one after the bad ones
+        wait_until(lambda: count_turns(db)[0] == 1, 20, "the good batch")
     finally:
         device.close()
     reasons = [r[0] for r in db.execute("SELECT reason FROM dead_letter ORDER BY id")]
@@ -367,7 +298,7 @@ def test_device_and_ingestor_sync_over_tls(tmp_path: Path, database: str, db: ps
     thread.start()
     try:
         assert running.connected.wait(10)
-        store = _store(tmp_path / "device.sqlite3", "dev-1", 50)
+        store = store_with_turns(tmp_path / "device.sqlite3", "dev-1", 50)
         agent = _agent(broker, store, tls_ca=ca)
         assert agent.wait_until_drained(30)
         agent.stop()
@@ -385,7 +316,7 @@ def test_device_and_ingestor_sync_over_tls(tmp_path: Path, database: str, db: ps
         running.stop()
         thread.join(timeout=10)
         broker.stop()
-    assert _count(db) == (50, 50)
+    assert count_turns(db) == (50, 50)
 
 
 def test_fleet_config_for_a_group_reaches_every_device_of_the_tenant(
@@ -401,7 +332,7 @@ def test_fleet_config_for_a_group_reaches_every_device_of_the_tenant(
     fleet_settings = cloud.model_copy(
         update={"broker": cloud.broker.model_copy(update={"username": "fleet", "password": "fleet-secret"})}
     )
-    watcher = _Client(broker, "dev-2", device_password("dev-2"))
+    watcher = RawMqttClient(broker, "dev-2", device_password("dev-2"))
     watcher.subscribe(shadow_delta_topic(TENANT, "dev-2"))
     fleet = Fleet(fleet_settings)
     try:
@@ -415,7 +346,7 @@ def test_fleet_config_for_a_group_reaches_every_device_of_the_tenant(
         watcher.close()
     desired = opened(watcher.received[0].payload).desired  # signed by the fleet's key
     assert desired is not None and desired.version == 1 and desired.settings == {"conversation": {"follow_up_s": 30}}
-    late = _Client(broker, "dev-1", device_password("dev-1"))  # a device connecting later still gets it
+    late = RawMqttClient(broker, "dev-1", device_password("dev-1"))  # a device connecting later still gets it
     late.subscribe(shadow_delta_topic(TENANT, "dev-1"))
     try:
         wait_until(lambda: bool(late.received), 10, "the retained desired state")

@@ -10,7 +10,6 @@ from typing import Any
 import psycopg
 import pytest
 
-from integration.test_sync import _batch, _Client, _count
 from papo_sync.cloud.ingest import Ingestor
 from papo_sync.cloud.settings import BrokerSettings, CloudSettings
 from papo_sync.protocol import (
@@ -24,6 +23,7 @@ from papo_sync.protocol import (
     sync_up_topic,
 )
 from support.broker import CLOUD_USERS, Broker, device_password
+from support.sync_clients import RawMqttClient, count_turns, turn_batch
 from support.wait import wait_until
 
 pytestmark = pytest.mark.services
@@ -32,16 +32,16 @@ TENANT = "acme"
 NOT_AUTHORIZED = 0x87
 
 
-def _code(client: _Client, topic: str, payload: str) -> int:
+def _code(client: RawMqttClient, topic: str, payload: str) -> int:
     """Publish at QoS 1; the broker's reason code in the PUBACK (0: accepted, 0x87: not authorized)."""
     info = client.publish(topic, payload)
     return int(client.pubacks[info.mid].value)
 
 
 def test_the_ingest_account_cannot_publish_a_command_or_desired_state(broker: Broker) -> None:
-    device = _Client(broker, "dev-1", device_password("dev-1"))
-    ingest = _Client(broker, "ingest", CLOUD_USERS["ingest"])
-    fleet = _Client(broker, "fleet", CLOUD_USERS["fleet"])
+    device = RawMqttClient(broker, "dev-1", device_password("dev-1"))
+    ingest = RawMqttClient(broker, "ingest", CLOUD_USERS["ingest"])
+    fleet = RawMqttClient(broker, "fleet", CLOUD_USERS["fleet"])
     command = Command(command_id="c1", name=CommandName.DELETE_HISTORY).model_dump_json()
     desired = DesiredState(version=9, settings={"llm": {"endpoint": "http://evil"}}).model_dump_json()
     ack = SyncAck(batch_id="b1").wire()
@@ -69,12 +69,12 @@ def test_the_ingest_account_cannot_publish_a_command_or_desired_state(broker: Br
 
 
 def test_a_device_cannot_publish_under_another_tenant_or_read_another_device(broker: Broker) -> None:
-    device = _Client(broker, "dev-1", device_password("dev-1"))
-    watcher = _Client(broker, "ingest", CLOUD_USERS["ingest"])
+    device = RawMqttClient(broker, "dev-1", device_password("dev-1"))
+    watcher = RawMqttClient(broker, "ingest", CLOUD_USERS["ingest"])
     try:
         watcher.subscribe(sync_up_topic("+", "+"))
-        denied = device.publish(sync_up_topic("other", "dev-1"), _batch("dev-1", [1]).model_dump_json())
-        allowed = device.publish(sync_up_topic(TENANT, "dev-1"), _batch("dev-1", [2]).model_dump_json())
+        denied = device.publish(sync_up_topic("other", "dev-1"), turn_batch("dev-1", [1]).model_dump_json())
+        allowed = device.publish(sync_up_topic(TENANT, "dev-1"), turn_batch("dev-1", [2]).model_dump_json())
         wait_until(lambda: bool(watcher.received), 10, "the allowed batch at the watcher")
         device.subscribe(sync_ack_topic(TENANT, "dev-2"))  # granted, but nothing of dev-2 is delivered to dev-1
         device.subscribe(sync_ack_topic(TENANT, "dev-1"))
@@ -100,10 +100,10 @@ def test_a_message_under_a_foreign_tenant_is_dead_lettered_even_if_the_broker_le
     running = Ingestor(settings)
     thread = threading.Thread(target=running.run, daemon=True)
     thread.start()
-    device = _Client(broker, "dev-1", device_password("dev-1"))
+    device = RawMqttClient(broker, "dev-1", device_password("dev-1"))
     try:
         assert running.connected.wait(10)
-        device.publish(sync_up_topic("other", "dev-1"), _batch("dev-1", [1, 2]).model_dump_json())
+        device.publish(sync_up_topic("other", "dev-1"), turn_batch("dev-1", [1, 2]).model_dump_json())
         wait_until(lambda: db.execute("SELECT count(*) FROM dead_letter").fetchone() == (1,), 20, "the dead letter")
     finally:
         device.close()
@@ -113,5 +113,5 @@ def test_a_message_under_a_foreign_tenant_is_dead_lettered_even_if_the_broker_le
     ((topic, device_id, reason),) = db.execute("SELECT topic, device_id, reason FROM dead_letter").fetchall()
     assert (topic, device_id) == (sync_up_topic("other", "dev-1"), "dev-1")
     assert reason == "topic tenant 'other' is not 'dev-1''s enrolled tenant 'acme'"
-    assert _count(db) == (0, 0)
+    assert count_turns(db) == (0, 0)
     assert db.execute("SELECT count(*) FROM device").fetchone() == (0,)  # nor does the foreign tenant stick

@@ -11,18 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from papo_sync.cloud.broker import BrokerFiles, Listener, Role, TlsFiles, write_broker_files
+from support.ports import free_port
 from support.wait import wait_until
 
 CLOUD_USERS = {"ingest": "ingest-secret", "fleet": "fleet-secret"}
 CLOUD_ROLES = {"ingest": Role.INGEST, "fleet": Role.FLEET}
 TENANT = "acme"  # the tenant of the devices a Broker is given as a list
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def device_password(device_id: str) -> str:

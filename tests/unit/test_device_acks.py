@@ -23,7 +23,7 @@ from papo_sync.protocol import (
     sync_ack_topic,
     sync_up_topic,
 )
-from unit.test_sync_agent import Clock, FakeClient, MemoryOutbox
+from support.sync_agent_fakes import Clock, FakeClient, MemoryOutbox
 
 TENANT, DEVICE = "acme", "dev-1"
 UP = sync_up_topic(TENANT, DEVICE)

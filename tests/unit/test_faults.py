@@ -29,22 +29,15 @@ from papo.conversation.wellbeing import assess
 from papo.errors import StoreError, StoreFullError
 from papo.settings import load_settings
 from papo.speech.tts import CachedVoice
-from papo.store import EventSource, NewTurn, Severity, Store, utc_now
+from papo.store import EventSource, Severity, Store, utc_now
 from papo.store.database import integrity_problem, is_full
 from papo.store.outbox import OutboxCap
 from support.fakes import JournalVoice, NullSpeaker
+from support.pipeline_fakes import new_turn
 
 FALL = "Papo, socorro, eu caí no banheiro!"
 CHAT = "Papo, hoje eu fiz um bolo de fubá."
 REPLY = "Que delícia de bolo."
-
-
-def new_turn(text: str) -> NewTurn:
-    """A heard utterance as the pipeline makes it."""
-    return NewTurn(
-        text=text, language="pt", audio_start_s=0.0, audio_end_s=1.5, audio_duration_s=1.5,
-        stt_model="whisper-base", stt_window="short", vad_model="silero-vad-v6",
-    )  # fmt: skip
 
 
 class Chat:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -19,57 +18,18 @@ from typing import Any
 import pytest
 
 from papo.audio.recorder import RecordingSpeaker
-from papo.cache import AudioCache
-from papo.conversation.companion import Companion
-from papo.conversation.crew import CrewRuntime
 from papo.conversation.phrases import reminder_due, reminder_missed
 from papo.conversation.runtime import ConversationState
-from papo.conversation.speech_output import SpeechOutput
 from papo.conversation.spoken_time import at_time
 from papo.errors import PapoError
 from papo.retry import Backoff
 from papo.service import VoiceService
-from papo.settings import Settings, load_settings
-from papo.speech.tts import CachedVoice, Speaker
+from papo.speech.tts import Speaker
 from papo.store import ReminderStatus, Store, utc_now
-from support.fakes import JournalVoice
+from support.companion_rig import Rig
 from support.wait import wait_until
 
 MEDICINE = ["tomar o remédio", "ligar para a Júlia", "regar as plantas", "dar comida ao gato", "fechar o gás"]
-
-
-@dataclass
-class Rig:
-    """A companion on a real store, its voice journaled, speaking on `speaker`."""
-
-    settings: Settings
-    store: Store
-    companion: Companion
-    journal: list[str]
-
-    def said(self) -> str:
-        """What the voice said so far (sentence by sentence, joined)."""
-        return " ".join(line.removeprefix("said ") for line in self.journal)
-
-
-@pytest.fixture
-def make_rig(state_dir: Any) -> Iterator[Callable[..., Rig]]:
-    made: list[Rig] = []
-
-    def make(speaker: Speaker, **audio: Any) -> Rig:
-        settings = load_settings(conversation={"crew": False, "review_after_idle_s": 0}, audio=audio)
-        store = Store(settings.store_path, settings.device_id)
-        journal: list[str] = []
-        output = SpeechOutput(CachedVoice(JournalVoice(journal), AudioCache(None, "tts")), speaker)
-        crew = CrewRuntime("http://127.0.0.1:9/v1", "none", enabled=False)
-        rig = Rig(settings, store, Companion(settings, store, output, lambda: None, lambda: None, crew), journal)
-        made.append(rig)
-        return rig
-
-    yield make
-    for rig in made:
-        rig.companion.close()
-        rig.store.close()
 
 
 def _statuses(store: Store) -> dict[str, ReminderStatus]:

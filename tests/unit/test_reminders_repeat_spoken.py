@@ -8,9 +8,7 @@ from datetime import timedelta
 from papo.audio.recorder import RecordingSpeaker
 from papo.conversation.phrases import reminder_due, reminder_missed
 from papo.store import ReminderRepeat, ReminderStatus, utc_now
-from unit.test_reminders_missed import Rig, make_rig
-
-__all__ = ["make_rig"]  # the fixture, shared with the missed-reminder tests
+from support.companion_rig import Rig
 
 
 def test_a_daily_reminder_set_on_the_page_is_said_once_and_due_again_tomorrow(make_rig: Callable[..., Rig]) -> None:
