@@ -89,6 +89,9 @@ bench: setup test-packages ## run the benchmarks
 	$(UV) run --frozen python bench/native.py
 	$(UV) run --frozen python bench/turn.py
 	$(UV) run --frozen python bench/sync.py
+	$(UV) run --frozen python bench/privacy.py
+	$(UV) run --frozen python bench/alerts.py
+	$(UV) run --frozen python bench/web.py
 
 clean: ## remove build and test leftovers
 	rm -rf .pytest_cache .mypy_cache .ruff_cache dist build native/target device/papo/_native*.so

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from support.pulse import PulseRig
     from support.speech import SpeechMaker
 
-pytest_plugins = ["support.sync_fixtures"]
+pytest_plugins = ["support.sync_fixtures", "support.browser", "support.disk", "support.companion_rig"]
 
 SENTENCES = [
     "Olá, meu nome é Maria e hoje eu quero conversar sobre o meu neto.",
@@ -46,6 +46,7 @@ NEEDS = {
     "models": {"engine", "speech", "english_speech", "shared_models"},
     "audio": {"pulse", "alsa_rig"},
     "services": {"database", "db", "broker", "cloud", "ingestor"},
+    "browser": {"chromium"},
 }
 UNIT_TIMEOUT_S = 30
 

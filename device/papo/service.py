@@ -174,8 +174,10 @@ class VoiceService:
         self._set(PipelineState.STOPPED, "")
 
     def stop(self) -> None:
-        """Ask the pipeline to stop; `run()` returns soon after."""
+        """Ask the pipeline to stop; `run()` returns soon after (and whatever is being said stops now)."""
         self._stop.set()
+        if self.conversation is not None:
+            self.conversation.companion.output.interrupt()
 
     def restart_input(self) -> None:
         """Close and reopen the audio input (a fleet command, or after a settings change)."""

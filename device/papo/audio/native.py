@@ -108,8 +108,11 @@ class NativeSpeaker:
             raise AudioOutputError(f"output device {self.name!r} failed: {exc}") from None
 
     def wait(self, timeout: float = 30.0) -> bool:
-        """Wait until everything queued reached the device."""
-        return self._playback.wait(timeout)
+        """Wait until everything queued reached the device; AudioOutputError if the device failed meanwhile."""
+        try:
+            return self._playback.wait(timeout)
+        except _native.NativeError as exc:
+            raise AudioOutputError(f"output device {self.name!r} failed: {exc}") from None
 
     def stop(self) -> None:
         """Drop everything queued now."""

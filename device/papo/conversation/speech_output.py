@@ -72,9 +72,18 @@ class SpeechOutput:
             try:
                 yield said
                 if not self._interrupted.is_set():
-                    self._speaker.wait(timeout=max(60.0, said.seconds * 2))
+                    self._wait_played(said)
             finally:
                 self._speaking.clear()
+
+    def _wait_played(self, said: Utterance) -> None:
+        """Wait until what was handed to the speaker has been played; a speaker failing meanwhile is marked broken."""
+        try:
+            self._speaker.wait(timeout=max(60.0, said.seconds * 2))
+        except PapoError as exc:  # the device went away: say so on /health, and let the daemon reopen one
+            self._failed = True
+            log.warning("speaker failed", extra=fields(reason=str(exc)))
+            raise
 
     def play(self, said: Utterance, speech: Speech) -> bool:
         """Hand voiced speech to the speaker; False (and nothing played) once interrupted."""

@@ -15,7 +15,7 @@ from litestar.background_tasks import BackgroundTask
 from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, URLEncodedBody
-from pydantic import BaseModel, Field, JsonValue
+from pydantic import BaseModel, Field
 
 from papo.errors import AudioInputError, ConfigError, PapoError
 from papo.settings import environment_keys, read_local_settings
@@ -31,10 +31,15 @@ from papo.web.security import current_owner, owner_required
 HTTP_UNPROCESSABLE, HTTP_CONFLICT = 422, 409
 
 
+# a setting's value as JSON (a number, text, a list...): `Any`, so the schema says "any JSON value" (pydantic's
+# JsonValue is a oneOf in which an integer also matches "number", so every integer value broke the schema)
+SettingValue = Any
+
+
 class SettingsView(BaseModel):
     """The settings the page may change, their values now, and what waits for a restart."""
 
-    values: dict[str, JsonValue]
+    values: dict[str, SettingValue]
     restart_needed: list[str]
     locked: list[str] = Field(description="Keys set by PAPO_* variables: they cannot be changed here")
     held_locally: list[str] = Field(description="Keys changed on this page: they win over the fleet's")
@@ -43,7 +48,7 @@ class SettingsView(BaseModel):
 class SettingsChange(BaseModel):
     """New values by dotted key (`tts.rate_wpm`); keys left out keep their value."""
 
-    values: dict[str, JsonValue] = Field(min_length=1, max_length=len(EDITABLE) + 8)
+    values: dict[str, SettingValue] = Field(min_length=1, max_length=len(EDITABLE) + 8)
 
 
 class SettingsSaved(BaseModel):
@@ -52,7 +57,7 @@ class SettingsSaved(BaseModel):
     applied: list[str]
     restart_needed: list[str]
     changes: list[ChangeEntry]
-    values: dict[str, JsonValue]
+    values: dict[str, SettingValue]
 
 
 class FieldError(BaseModel):
@@ -73,7 +78,7 @@ class SettingsRefusal(BaseModel):
 class VoiceTestRequest(BaseModel):
     """Say a sample with these (unsaved) voice settings, e.g. {"tts.voice": "pt-br"}; none: the saved ones."""
 
-    values: dict[str, JsonValue] = Field(default_factory=dict, max_length=len(EDITABLE))
+    values: dict[str, SettingValue] = Field(default_factory=dict, max_length=len(EDITABLE))
     text: str | None = Field(default=None, min_length=1, max_length=200)
 
 

@@ -71,7 +71,7 @@ def status_now(ctx: Ctx, state: State) -> Status:
     return status_feed(state, ctx).latest()
 
 
-@get("/api/v1/status/stream", guards=[owner_required], opt=STREAM_OPT)
+@get("/api/v1/status/stream", guards=[owner_required], opt=STREAM_OPT, media_type="text/event-stream")
 async def status_stream(ctx: Ctx, state: State) -> ServerSentEvent:
     """Server-sent events: `status` (the whole Status as JSON) on each change, `level` (dBFS) when only it moved."""
 

@@ -6,7 +6,6 @@ import logging
 import threading
 from typing import Any
 
-from papo.errors import PapoError
 from papo.system.logging import fields
 from papo.web.security.setup_code import spoken
 
@@ -39,7 +38,7 @@ def _say(output: Any, code: str, language: str) -> None:
         for part in spoken(code, language).replace(":", ".").split(". "):
             for piece in part.split(", "):
                 output.say(piece.strip(" ."))
-    except PapoError as exc:
+    except Exception as exc:  # a speaker that fails must not kill this thread silently (the page points to the log)
         log.warning("the setup code could not be said", extra=fields(reason=str(exc)))
     finally:
         _speaking.release()

@@ -33,7 +33,7 @@ _PASSWORD_REFUSALS = field_refusal(
 class SessionController(Controller):
     """The login page, sessions, password re-entry and the owner's account page."""
 
-    @get("/entrar", sync_to_thread=False)
+    @get("/entrar", sync_to_thread=False, include_in_schema=False)
     def login_page(self, request: Request[Any, Any, Any], next: FromQuery[str | None] = None) -> Response[Any]:
         """The login page (a logged-in owner goes straight on)."""
         if owner_session(request):
@@ -79,7 +79,7 @@ class SessionController(Controller):
         await reenter(request, ctx, data.password)
         return Done(next=safe_next(request.headers.get("hx-current-url")))
 
-    @get("/conta", sync_to_thread=False)
+    @get("/conta", sync_to_thread=False, include_in_schema=False)
     def account_page(self, request: Request[Any, Any, Any]) -> Response[str]:
         """The owner's account: change the password."""
         return page(request, "account.html.j2", request_ok=request.query_params.get("ok") == "1")

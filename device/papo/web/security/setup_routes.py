@@ -56,7 +56,7 @@ def _setup_page(request: Request[Any, Any, Any], ctx: WebContext, status_code: i
 class SetupController(Controller):
     """The setup page and its API: open only until the device has an owner."""
 
-    @get("/configurar", sync_to_thread=True)
+    @get("/configurar", sync_to_thread=True, include_in_schema=False)
     def setup_page(self, request: Request[Any, Any, Any], ctx: Ctx) -> Response[str]:
         """The setup page: Papo says the code aloud; the person types it and chooses the owner password."""
         return _setup_page(request, ctx)

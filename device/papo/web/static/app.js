@@ -69,6 +69,16 @@
   }
   window.papo = { api: call, reauth: reauth, csrfToken: csrfToken };
 
+  // htmx: a form refused with its fields marked (400, 422) is swapped in like a success, so each reason shows
+  // next to its field (htmx swaps no 4xx by default).
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var status = event.detail.xhr.status;
+    if (status === 400 || status === 422) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
   // htmx: a lost session goes to the login page; a 403 asking for the password asks for it and sends again.
   document.addEventListener("htmx:responseError", function (event) {
     var xhr = event.detail.xhr;
