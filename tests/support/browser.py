@@ -223,9 +223,13 @@ def owner_session(daemon: Daemon, password: str = OWNER_PASSWORD) -> Iterator[Ow
         yield owner
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    """Debian's Chromium, headless, driven by Playwright (one per session)."""
+    """Debian's Chromium, headless, driven by Playwright (one per test module).
+
+    Not one per session: while Playwright's sync API runs, its event loop counts as running in the main thread,
+    and every later test calling asyncio.run() would fail.
+    """
     os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")  # never fetch a browser: CI may be offline
     from playwright.sync_api import sync_playwright
 
