@@ -475,3 +475,23 @@ def test_erase_all_asks_for_the_password_again(
     assert not _history_texts(owner)
     listed = site.papo("history", "--json")
     assert listed.returncode == 0 and json.loads(listed.stdout) == [], listed.stdout
+
+
+def test_the_pages_work_by_keyboard_and_at_200_percent_zoom(page: Page) -> None:
+    page.goto("/")
+    focused = ""
+    for _ in range(25):  # Tab through the page until the menu's "Lembretes" has the focus
+        page.keyboard.press("Tab")
+        focused = page.evaluate("() => (document.activeElement?.textContent || '').trim()")
+        if focused == "Lembretes":
+            break
+    assert focused == "Lembretes", "the menu cannot be reached by keyboard"
+    outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("", "none"), "the keyboard focus is not visible"
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/lembretes$"))
+    page.set_viewport_size({"width": 640, "height": 900})  # a 1280 px screen at 200 % zoom: 640 CSS px wide
+    for name, path in PAGES.items():
+        page.goto(path)
+        scroll_width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert scroll_width <= 640, f"{name} at 200 % zoom scrolls sideways ({scroll_width} px wide)"

@@ -17,6 +17,8 @@ from papo.system.logging import fields
 
 log = logging.getLogger(__name__)
 
+REOPEN_WAIT_S = 5.0  # how long `say` waits for the daemon to reopen a speaker that failed (it retries at 1 s)
+
 
 @dataclass
 class Utterance:
@@ -35,6 +37,7 @@ class SpeechOutput:
         self._speaking = threading.Event()
         self._interrupted = threading.Event()
         self._failed = False  # the speaker broke while playing (unplugged): no real output until another is used
+        self._replaced = threading.Event()  # set when another speaker is used (the daemon reopens one)
         self.gain = 1.0  # loudness, 0..1 (`audio.volume`, applied live)
 
     @property
@@ -54,6 +57,7 @@ class SpeechOutput:
         """Play on `speaker` from now on (one that appeared), switched between utterances; the one it replaced."""
         with self._lock:
             replaced, self._speaker, self._failed = self._speaker, speaker, False
+        self._replaced.set()
         log.info("speaking on a new output", extra=fields(real=self.has_speaker))
         return replaced
 
@@ -81,8 +85,7 @@ class SpeechOutput:
         try:
             self._speaker.wait(timeout=max(60.0, said.seconds * 2))
         except PapoError as exc:  # the device went away: say so on /health, and let the daemon reopen one
-            self._failed = True
-            log.warning("speaker failed", extra=fields(reason=str(exc)))
+            self._broke(exc)
             raise
 
     def play(self, said: Utterance, speech: Speech) -> bool:
@@ -93,14 +96,31 @@ class SpeechOutput:
             samples = speech.samples if self.gain == 1.0 else speech.samples * np.float32(self.gain)
             self._speaker.play(samples, speech.rate)
         except PapoError as exc:  # the device went away: say so on /health, and let the daemon reopen one
-            self._failed = True
-            log.warning("speaker failed", extra=fields(reason=str(exc)))
+            self._broke(exc)
             raise
         said.seconds += speech.seconds
         return True
 
+    def _broke(self, exc: PapoError) -> None:
+        """The device went away: say so on /health, and let the daemon reopen one (`use`)."""
+        self._replaced.clear()
+        self._failed = True
+        log.warning("speaker failed", extra=fields(reason=str(exc)))
+
     def say(self, text: str) -> float:
-        """Say `text` sentence by sentence and wait until it was played; seconds of audio."""
+        """Say `text` and wait until it was played; seconds of audio.
+
+        If the speaker fails on the way, it is said once more on the speaker the daemon reopens (within
+        REOPEN_WAIT_S); without one, the failure is raised.
+        """
+        try:
+            return self._say_once(text)
+        except PapoError:
+            if not self._replaced.wait(REOPEN_WAIT_S):
+                raise
+            return self._say_once(text)
+
+    def _say_once(self, text: str) -> float:
         with self.utterance() as said:
             for sentence in sentences([text]):
                 if not self.play(said, self.voice.speak(sentence)[0]):
