@@ -32,6 +32,7 @@ from papo_sync.protocol import (
     sync_up_topic,
 )
 from support.broker import Broker, device_password, free_port
+from support.sync_agent_fakes import MemoryOutbox
 from support.wait import wait_until
 
 pytestmark = pytest.mark.services
@@ -60,31 +61,17 @@ def _erase(device_id: str, seq: int, scope: str = "all_history", turn_ids: tuple
     return OutboxItem(msg_id=f"e-{device_id}-{seq}", seq=seq, kind="tombstone", tombstone=tombstone)
 
 
-class ListOutbox:
+class ListOutbox(MemoryOutbox):
     """An in-memory OutboxSource the test fills; it keeps the erasures the cloud confirmed."""
 
     def __init__(self) -> None:
-        self._rows: dict[str, OutboxItem] = {}
+        super().__init__(0)
         self._sent_tombstones: set[str] = set()
-        self._lock = threading.Lock()
-        self.confirmed: list[str] = []
 
     def add(self, *items: OutboxItem) -> None:
         with self._lock:
             self._rows.update({item.msg_id: item for item in items})
             self._sent_tombstones.update(item.msg_id for item in items if item.kind == "tombstone")
-
-    def pending(self, limit: int, exclude: set[str]) -> list[OutboxItem]:
-        with self._lock:
-            return [item for key, item in self._rows.items() if key not in exclude][:limit]
-
-    def delete(self, msg_ids: list[str]) -> int:
-        with self._lock:
-            return sum(self._rows.pop(key, None) is not None for key in msg_ids)
-
-    def depth(self) -> int:
-        with self._lock:
-            return len(self._rows)
 
     def confirm_erasures(self, msg_ids: list[str]) -> int:
         with self._lock:

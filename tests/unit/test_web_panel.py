@@ -234,7 +234,6 @@ def test_each_change_is_recorded_with_who_and_secrets_masked(app: Litestar, tmp_
     assert log.stat().st_mode & 0o777 == 0o600
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (apt-get install espeak-ng)")
 def test_the_voice_test_says_a_sample_into_a_wav(app: Litestar) -> None:
     with owner_client(app) as owner:
         response = owner.post("/api/v1/settings/voice-test", json={"values": {"tts.rate_wpm": 240}})
