@@ -15,6 +15,7 @@ import numpy.typing as npt
 from papo.audio import FRAME_SAMPLES, SAMPLE_RATE
 from papo.speech.endpoint import Endpointer, SpeechPaused, SpeechResumed, Utterance, UtteranceEnded
 from papo.speech.stt import Transcript
+from papo.voice_first import VoiceFirst
 
 
 @dataclass
@@ -91,7 +92,10 @@ class InputLevel:
 
 
 class Listener:
-    """Turns a stream of 32 ms frames into PendingUtterances, in order; `level` (if given) meters every frame."""
+    """Turns a stream of 32 ms frames into PendingUtterances, in order; `level` (if given) meters every frame.
+
+    Each decode is tracked by `voice_first` (if given), which holds web requests while it runs.
+    """
 
     def __init__(
         self,
@@ -101,8 +105,10 @@ class Listener:
         speculative: bool = True,
         observer: PauseObserver | None = None,
         level: InputLevel | None = None,
+        voice_first: VoiceFirst | None = None,
     ) -> None:
         self._observer = observer
+        self._voice_first = voice_first
         self._level = level
         self._endpointer = endpointer
         self._transcriber = transcriber
@@ -145,7 +151,10 @@ class Listener:
         return [self._finish(e.utterance) for e in self._endpointer.flush() if isinstance(e, UtteranceEnded)]
 
     def _submit(self, utterance: Utterance) -> Future[Transcript | None]:
-        return self._executor.submit(self._transcriber.transcribe, utterance.samples)
+        future = self._executor.submit(self._transcriber.transcribe, utterance.samples)
+        if self._voice_first is not None:
+            self._voice_first.track(future)
+        return future
 
     def _finish(self, utterance: Utterance) -> PendingUtterance:
         speculation, self._speculation = self._speculation, None

@@ -32,6 +32,7 @@ from papo.settings import Settings
 from papo.speech.tts import Speaker
 from papo.store import Store
 from papo.system.logging import fields
+from papo.voice_first import VoiceFirst
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ class VoiceService:
         self._restart = threading.Event()
         self._busy = 0  # utterances between their end and the answer said (the event loop's count: no lock)
         self.level = InputLevel()  # the microphone's loudness while listening (never the audio)
+        self.voice_first = VoiceFirst()  # decodes in flight, which the web server lets pass first
         self.conversation = conversation
         if conversation is not None:
             conversation.companion.output.gain = settings.audio.volume / 100
@@ -190,7 +192,10 @@ class VoiceService:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[PendingUtterance | None] = asyncio.Queue()
         anticipator = self.conversation.companion.anticipator if self._companion_on() and self.conversation else None
-        listener = Listener(engine.endpointer(), engine.transcriber, executor, observer=anticipator, level=self.level)
+        listener = Listener(
+            engine.endpointer(), engine.transcriber, executor, observer=anticipator, level=self.level,
+            voice_first=self.voice_first,
+        )  # fmt: skip
         self.status.device = source.name
         self._set(PipelineState.LISTENING, "")
 

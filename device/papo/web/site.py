@@ -24,6 +24,7 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
 from papo import __version__
+from papo.voice_first import VoiceFirstGate
 from papo.web.context import WebContext
 from papo.web.health import HealthController
 from papo.web.panel import PANEL_HANDLERS
@@ -80,7 +81,8 @@ def build_app(ctx: WebContext, lifespan: Sequence[Any] = ()) -> Litestar:
         state=_state(ctx),
         logging_config=None,  # papo's structured key=value logging (system/logging.py), not Litestar's default
     )
-    app.asgi_handler = HostCheck(app.asgi_handler, allowed_hosts(ctx))  # outermost, like Litestar's own CORS layer
+    voice_first = VoiceFirstGate(app.asgi_handler, ctx.voice.voice_first)  # requests wait for a decode in flight
+    app.asgi_handler = HostCheck(voice_first, allowed_hosts(ctx))  # outermost, like Litestar's own CORS layer
     return app
 
 
