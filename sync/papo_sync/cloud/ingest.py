@@ -54,15 +54,18 @@ class Ingestor:
         self._session = 0  # counts connections: a PUBACK belongs to the connection its message came on
         self._retry_s = _RETRY_FIRST_S
         self._stop = threading.Event()
+        self.connected = threading.Event()  # set once the broker has granted this connection's subscriptions
+        self._subscribe_mid: int | None = None
         self._client = new_client(settings.broker, "papo-ingest")
         self._client.on_connect = self._on_connect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_disconnect = lambda *_: self.connected.clear()
         self._client.on_message = self._on_message
         self._client.manual_ack_set(True)  # a message is acked when a round takes it from the inbox (flow control)
         self._connection: psycopg.Connection[Any] | None = None
         self._live = LiveView(settings.redis_url, settings.redis_prefix, settings.live_stream_len)
         self._enrolments = tenancy.Enrolments(settings.database_url)
         self._erasures_at = 0.0  # when to finish pending erasures next (at once: some may be left from before)
-        self.connected = threading.Event()
 
     def _on_connect(self, client: mqtt.Client, _: Any, __: Any, reason: Any, ___: Any) -> None:
         if reason.is_failure:
@@ -70,8 +73,15 @@ class Ingestor:
             return
         disable_nagle(client)
         self._session += 1
-        for kind in SUBSCRIPTIONS:
-            client.subscribe(ingest_subscription(kind), qos=1)
+        _, self._subscribe_mid = client.subscribe([(ingest_subscription(kind), 1) for kind in SUBSCRIPTIONS])
+
+    def _on_subscribe(self, _: mqtt.Client, __: Any, mid: int, reasons: list[Any], ___: Any) -> None:
+        if mid != self._subscribe_mid:
+            return
+        refused = [str(reason) for reason in reasons if reason.is_failure]
+        if refused:
+            log.error("broker refused the ingestor's subscriptions", extra={"reasons": refused})
+            return
         self.connected.set()
         log.info("ingestor subscribed", extra={"broker": f"{self._settings.broker.host}:{self._settings.broker.port}"})
 
