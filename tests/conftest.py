@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,6 +49,23 @@ NEEDS = {
     "browser": {"chromium"},
 }
 UNIT_TIMEOUT_S = 30
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failing test's report ends with the log of every daemon it had running (what CI shows of a flake)."""
+    report = yield
+    if report.failed and call.when == "call":
+        from support.browser import RUNNING
+
+        for daemon in RUNNING:
+            report.sections.append((f"daemon on port {daemon.port} (last lines)", daemon.log()[-6000:]))
+        rig = getattr(item, "funcargs", {}).get("pulse")
+        if rig is not None:
+            report.sections.append(("the PulseAudio rig's log (last lines)", rig.log()))
+    return report
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects anything

@@ -134,6 +134,9 @@ def daemon_env(state_dir: Path, extra: Mapping[str, str] | None = None) -> dict[
     return env | dict(extra or {})
 
 
+RUNNING: list[Daemon] = []  # the daemons alive now: a failing test's report carries their logs (conftest)
+
+
 @contextmanager
 def running_daemon(env: Mapping[str, str], *args: str, ready_timeout: float = 120) -> Iterator[Daemon]:
     """Start `papo run ARGS` with `env` on a free port, wait for /health to answer, kill it on the way out."""
@@ -149,10 +152,12 @@ def running_daemon(env: Mapping[str, str], *args: str, ready_timeout: float = 12
             env=dict(env),
         )
     daemon = Daemon(process, port, dict(env), log_path)
+    RUNNING.append(daemon)
     try:
         daemon.wait_health(lambda h: "status" in h, ready_timeout)
         yield daemon
     finally:
+        RUNNING.remove(daemon)
         if process.poll() is None:
             process.kill()
             process.wait()

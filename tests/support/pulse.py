@@ -64,21 +64,22 @@ class PulseRig:
         """Start the server (its sinks appear to ALSA, whose configuration `env` already named)."""
         self._process = subprocess.Popen(
             ["pulseaudio", "-n", "-F", str(self.directory / "default.pa"), "--daemonize=no", "--exit-idle-time=-1",
-             "--log-target=file:" + str(self.directory / "pulse.log")],
+             "--log-level=info", "--log-target=file:" + str(self.directory / "pulse.log")],
             env={**os.environ, "XDG_RUNTIME_DIR": str(self.directory), "HOME": str(self.directory)},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        wait_until(self._ready, 20, lambda: f"PulseAudio to start: {self._log()}")
+        wait_until(self._ready, 20, lambda: f"PulseAudio to start: {self.log()}")
 
-    def _log(self) -> str:
+    def log(self) -> str:
+        """The end of the server's log."""
         log = self.directory / "pulse.log"
         return log.read_text()[-2000:] if log.exists() else ""
 
     def _ready(self) -> bool:
         assert self._process is not None
         if self._process.poll() is not None:
-            raise RuntimeError(f"PulseAudio exited: {self._log()}")
+            raise RuntimeError(f"PulseAudio exited: {self.log()}")
         if not self.socket.exists():
             return False
         result = subprocess.run(["pactl", "list", "short", "sinks"], env={**os.environ, **self.env},
