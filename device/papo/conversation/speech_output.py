@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -113,19 +113,30 @@ class SpeechOutput:
         If the speaker fails on the way, it is said once more on the speaker the daemon reopens (within
         REOPEN_WAIT_S); without one, the failure is raised.
         """
+        return self._retried(lambda said: self._say_sentences(said, text)).seconds
+
+    def say_speech(self, speech: Speech) -> bool:
+        """Play speech already voiced and wait until it was played (retried like `say`); False if interrupted."""
+        said = self._retried(lambda said: self.play(said, speech))
+        return said.seconds > 0 and not self._interrupted.is_set()
+
+    def _retried(self, speak: Callable[[Utterance], object]) -> Utterance:
         try:
-            return self._say_once(text)
+            return self._utter(speak)
         except PapoError:
             if not self._replaced.wait(REOPEN_WAIT_S):
                 raise
-            return self._say_once(text)
+            return self._utter(speak)
 
-    def _say_once(self, text: str) -> float:
+    def _utter(self, speak: Callable[[Utterance], object]) -> Utterance:
         with self.utterance() as said:
-            for sentence in sentences([text]):
-                if not self.play(said, self.voice.speak(sentence)[0]):
-                    break
-        return said.seconds
+            speak(said)
+        return said
+
+    def _say_sentences(self, said: Utterance, text: str) -> None:
+        for sentence in sentences([text]):
+            if not self.play(said, self.voice.speak(sentence)[0]):
+                break
 
     def interrupt(self) -> bool:
         """Barge-in: stop speaking now; True if something was being said."""

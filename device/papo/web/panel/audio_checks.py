@@ -67,9 +67,7 @@ def voice_test(settings: Settings, voice: VoiceService, text: str | None = None)
     runtime = voice.conversation
     played = False
     if runtime is not None and runtime.companion.output.has_speaker:
-        output = runtime.companion.output
-        with output.utterance() as said:
-            played = output.play(said, speech)
+        played = runtime.companion.output.say_speech(speech)
     return VoiceSample(path, speech.seconds, played)
 
 
