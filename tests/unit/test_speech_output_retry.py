@@ -13,7 +13,7 @@ from papo.cache import AudioCache
 from papo.conversation import speech_output
 from papo.conversation.speech_output import SpeechOutput
 from papo.errors import PapoError
-from papo.speech.tts import CachedVoice
+from papo.speech.tts import CachedVoice, Speech
 from support.fakes import JournalVoice
 from support.wait import wait_until
 
@@ -49,3 +49,18 @@ def test_without_a_new_speaker_the_failure_is_raised(monkeypatch: pytest.MonkeyP
     with pytest.raises(PapoError, match="I/O error"):
         output.say("Um.")
     assert not output.has_speaker
+
+
+
+def test_a_voiced_sample_waits_for_the_speaker_being_reopened(monkeypatch: pytest.MonkeyPatch) -> None:
+    output, reopened = _output(), RecordingSpeaker()
+    with monkeypatch.context() as patch:
+        patch.setattr(speech_output, "REOPEN_WAIT_S", 0.05)
+        with pytest.raises(PapoError):  # the speaker broke earlier (a reply was lost), none reopened in time
+            output.say("Um.")
+    assert output.reopening and not output.has_speaker
+    keeper = threading.Thread(target=lambda: output.use(reopened))  # the daemon's next attempt succeeds
+    keeper.start()
+    assert output.say_speech(Speech(np.full(1600, 0.5, dtype=np.float32), 16000))  # the page's voice test
+    keeper.join()
+    assert len(reopened.take()) > 0 and not output.reopening  # a tenth of a second, at the speaker's rate

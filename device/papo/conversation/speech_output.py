@@ -53,6 +53,11 @@ class SpeechOutput:
         present = getattr(self._speaker, "present", None)
         return bool(present) if present is not None else getattr(self._speaker, "name", "") != "no speaker"
 
+    @property
+    def reopening(self) -> bool:
+        """Whether the speaker broke and the daemon is opening another (`say` and `say_speech` wait for it)."""
+        return self._failed
+
     def use(self, speaker: Speaker) -> Speaker:
         """Play on `speaker` from now on (one that appeared), switched between utterances; the one it replaced."""
         with self._lock:

@@ -66,7 +66,7 @@ def voice_test(settings: Settings, voice: VoiceService, text: str | None = None)
     write_wav(path, speech.samples * gain, speech.rate)
     runtime = voice.conversation
     played = False
-    if runtime is not None and runtime.companion.output.has_speaker:
+    if runtime is not None and (runtime.companion.output.has_speaker or runtime.companion.output.reopening):
         played = runtime.companion.output.say_speech(speech)
     return VoiceSample(path, speech.seconds, played)
 
