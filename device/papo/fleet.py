@@ -32,6 +32,7 @@ from papo_sync.device.gate import FleetGate, ReplayGuard, load_gate_key
 from papo_sync.protocol import (
     MAX_HEALTH_REASONS,
     MAX_REASON_CHARS,
+    AlertUpdate,
     Command,
     CommandName,
     CommandResult,
@@ -157,6 +158,7 @@ class FleetLink:
     fleet changes keys that apply at once (`live_keys()`); other changed keys are reported as restart_needed.
     Only desired state and commands signed by the fleet key (`sync.fleet_public_key`) are taken. `health` gives
     the daemon's verdict for telemetry (app.py passes /health's judge, so fleet does not import web).
+    `on_alert` is given each signed caregiver alert update for this device (the companion's voice of alerts).
     """
 
     def __init__(
@@ -167,6 +169,7 @@ class FleetLink:
         commands: Mapping[CommandName, CommandHandler],
         apply_live: Callable[[Settings], None] | None = None,
         health: HealthProbe | None = None,
+        on_alert: Callable[[AlertUpdate], None] | None = None,
     ) -> None:
         self._settings = settings
         self._health = health
@@ -187,7 +190,7 @@ class FleetLink:
         self.agent = SyncAgent(
             config, self._outbox, next_session(settings.state_dir), telemetry=self.telemetry,
             on_command=self._command, on_desired=self.on_desired, applied_version=applied,
-            gate=self.gate,
+            gate=self.gate, on_alert=on_alert,
         )  # fmt: skip
         psutil.cpu_percent(None)
 

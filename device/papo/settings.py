@@ -344,6 +344,11 @@ class ConversationSettings(Section):
         description="Reminders overdue longer than this (a clock jump, the device off) are missed: the latest one "
         "is mentioned once, none is said as due",
     )  # fmt: skip
+    checkin_min: float = Field(
+        default=3.0, ge=0.5, le=60,
+        description="While a caregiver alert is open and nobody has acknowledged it, Papo asks this often (minutes) "
+        "whether the person is all right; «estou bem» ends the questions",
+    )  # fmt: skip
 
 
 class SyncSettings(Section):

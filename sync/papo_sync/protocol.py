@@ -193,15 +193,27 @@ class Tombstone(WireModel):
     requested_at: datetime
 
 
+class WellbeingOk(WireModel):
+    """The person said they are all right ("estou bem") while the caregiver alert of a wellbeing item was open.
+
+    `msg_id` names that wellbeing item (the alert's `msg_id`); the cloud keeps it for the caregivers already warned.
+    It carries no words: only which event, and when the device heard it.
+    """
+
+    msg_id: MessageId = Field(description="The wellbeing outbox item whose alert this answers")
+    said_at: AwareDatetime
+
+
 class OutboxItem(WireModel):
     """One outbox row on the wire: an idempotency key, the device's order, and what it carries."""
 
     msg_id: MessageId
     seq: int = Field(ge=0, le=MAX_BIGINT, description="Per-device order of outbox rows")
-    kind: Literal["turn", "wellbeing", "tombstone"]
+    kind: Literal["turn", "wellbeing", "tombstone", "wellbeing_ok"]
     turn: TurnRecord | None = None
     wellbeing: WellbeingRecord | None = None
     tombstone: Tombstone | None = None
+    wellbeing_ok: WellbeingOk | None = None
 
 
 class _BatchHead(WireModel):

@@ -132,7 +132,8 @@ def test_the_daemon_keeps_only_what_is_said_to_it_and_logs_no_words(
     events = _rows(state_dir, "SELECT kind, severity, evidence, turn_id FROM wellbeingevent")
     assert events == [("emergency", "critical", "socorro", None)]  # the matched phrase only, no turn
     outbox = _rows(state_dir, "SELECT kind, payload FROM outbox ORDER BY seq")
-    assert sorted(kind for kind, _ in outbox) == ["turn", "turn", "turn", "wellbeing"]
+    # the answer «estou bem» ends the alert's check-ins: "wellbeing_ok" tells the cloud (issue 14)
+    assert sorted(kind for kind, _ in outbox) == ["turn", "turn", "turn", "wellbeing", "wellbeing_ok"]
     (wellbeing,) = (json.loads(payload) for kind, payload in outbox if kind == "wellbeing")
     assert _values(wellbeing, "evidence") == ["socorro"] and _values(wellbeing, "turn_id") == [None]
 

@@ -7,6 +7,8 @@ import email.policy
 import ssl
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -128,3 +130,36 @@ class HttpReceiver(_Inbox):
     def stop(self) -> None:
         self._http.shutdown()
         self._http.server_close()
+
+
+def alert_settings(cloud: Any, smtp: SmtpServer, **changes: Any) -> Any:
+    """`cloud` (CloudSettings) with the alert service on `smtp`, a fresh ack port, quick sweeps and retries.
+
+    The service connects to the broker as the `fleet` role (it signs and publishes the devices' AlertUpdates).
+    """
+    from papo_sync.cloud.settings import AlertSettings, BrokerSettings, SmtpSettings
+    from support.broker import CLOUD_USERS
+
+    port = free_port()
+    alerts = AlertSettings(
+        smtp=SmtpSettings(port=smtp.port, from_addr="papo@example.org"), listen_port=port,
+        public_url=f"http://127.0.0.1:{port}", sweep_s=0.5, retry_first_s=0.05, retry_max_s=0.2, **changes,
+    )  # fmt: skip
+    broker = BrokerSettings(port=cloud.broker.port, username="fleet", password=CLOUD_USERS["fleet"])
+    return cloud.model_copy(update={"alerts": alerts, "broker": broker})
+
+
+@contextmanager
+def alert_service(settings: Any) -> Iterator[Any]:
+    """One alert service (papo-cloud alerts) running on a thread, ready; stopped at the end."""
+    from papo_sync.cloud.alerts.service import AlertService
+
+    service = AlertService(settings)
+    thread = threading.Thread(target=service.run, daemon=True)
+    thread.start()
+    assert service.ready.wait(10), "the alert service did not start"
+    try:
+        yield service
+    finally:
+        service.stop()
+        thread.join(timeout=10)

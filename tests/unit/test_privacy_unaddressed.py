@@ -176,7 +176,8 @@ def test_unaddressed_speech_is_dropped_a_sign_is_checked_in_and_the_answer_is_ke
     assert (event.kind, event.severity, event.source) == ("emergency", "critical", "rules")
     assert event.evidence == "socorro" and event.turn_id is None  # the matched phrase only, no turn
     outbox = papo.store.outbox.pending(100, set())
-    assert sorted(item.kind for item in outbox) == ["turn", "turn", "turn", "wellbeing"]
+    # the answer «estou bem» ends the alert's check-ins: "wellbeing_ok" tells the cloud (issue 14)
+    assert sorted(item.kind for item in outbox) == ["turn", "turn", "turn", "wellbeing", "wellbeing_ok"]
     assert CHECK_IN["pt"] in papo.voice.said and REPLY in papo.voice.said
     assert not any("novela" in prompt or "corredor" in prompt for prompt in papo.llm.prompts)
     papo.store.close()

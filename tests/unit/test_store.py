@@ -98,10 +98,10 @@ def test_each_turn_and_wellbeing_event_is_queued_for_sync_in_the_same_transactio
     turn = store.turns.record(_turn("bom dia"), "mic")
     store.wellbeing.add("fall", Severity.HIGH, "caí", EventSource.RULES, turn.id)
     items = store.outbox.pending(10, set())
-    assert [i.kind for i in items] == ["turn", "wellbeing"]
-    assert items[0].turn is not None and items[0].turn.text == "bom dia" and items[0].turn.device_id == "dev-1"
-    assert items[1].wellbeing is not None and items[1].wellbeing.turn_id == turn.id
-    assert items[0].seq < items[1].seq
+    assert [i.kind for i in items] == ["wellbeing", "turn"]  # a wellbeing event is sent first (issue 14)
+    assert items[1].turn is not None and items[1].turn.text == "bom dia" and items[1].turn.device_id == "dev-1"
+    assert items[0].wellbeing is not None and items[0].wellbeing.turn_id == turn.id
+    assert items[1].seq < items[0].seq  # each keeps its place in the device's order
     assert store.erasures.erase_all().turns == 1
     remaining = store.outbox.pending(10, set())
     assert [i.kind for i in remaining] == ["tombstone"]  # the unsent turn and event are not uploaded any more

@@ -26,6 +26,7 @@ from papo_sync.protocol import (
     SyncAck,
     SyncBatch,
     Telemetry,
+    alert_topic,
     command_result_topic,
     command_topic,
     shadow_delta_topic,
@@ -180,7 +181,8 @@ def test_presence_birth_will_subscriptions_and_goodbye(make: Make) -> None:
     born = Presence.model_validate_json(birth.payload)
     assert birth.retain and (born.state, born.session_seq) == ("online", 7)
     assert {topic for topic, _ in rig.client.subscriptions} == {
-        sync_ack_topic(TENANT, DEVICE), shadow_delta_topic(TENANT, DEVICE), command_topic(TENANT, DEVICE, "+")
+        sync_ack_topic(TENANT, DEVICE), shadow_delta_topic(TENANT, DEVICE), command_topic(TENANT, DEVICE, "+"),
+        alert_topic(TENANT, DEVICE),  # the caregiver alert's signed updates (issue 14)
     }  # fmt: skip
     rig.agent.stop()
     goodbye = rig.client.on(presence)[-1]

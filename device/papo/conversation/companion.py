@@ -1,7 +1,9 @@
 """One turn of conversation as a plain sequence: rules → recall → reply → post-turn work.
 
 Speech not said to the companion gets the rules only: a sign of trouble is recorded (kind, severity, the matched
-phrase) and answered with a check-in question; nothing else of it is used or kept.
+phrase) and answered with a check-in question; nothing else of it is used or kept. A high or critical sign opens
+a caregiver alert that Papo follows aloud from its real state (alert_voice.py), asking now and then whether the
+person is all right until «estou bem» or a caregiver's acknowledgement.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from papo.conversation.alert_state import AlertCases
+from papo.conversation.alert_voice import ALERT_WAIT_S, AlertVoice
 from papo.conversation.anticipation import Anticipator
 from papo.conversation.crew import CrewRuntime
 from papo.conversation.everyday import (
@@ -28,7 +32,9 @@ from papo.conversation.everyday import (
 from papo.conversation.llm import ChatClient, ChatMessage
 from papo.conversation.memory import MemoryStore
 from papo.conversation.phrases import (
+    ALERT_OFFLINE,
     CHECK_IN,
+    GLAD_FINE,
     WARMING_UP,
     reminder_confirmation,
     reminder_due,
@@ -42,10 +48,10 @@ from papo.conversation.replier import Replier
 from papo.conversation.speech_output import SpeechOutput
 from papo.conversation.turn import HeardTurn, TurnContext, TurnOutcome, keep
 from papo.conversation.wake import mentions
-from papo.conversation.wellbeing import WellbeingSign, assess
+from papo.conversation.wellbeing import WellbeingSign, assess, says_fine
 from papo.errors import PapoError
 from papo.settings import ConversationSettings, Settings, live_keys
-from papo.store import EventSource, Reminder, Store, companion_turn, utc_now
+from papo.store import EventSource, Reminder, Severity, Store, companion_turn, utc_now
 from papo.system.logging import fields
 
 log = logging.getLogger(__name__)
@@ -70,6 +76,7 @@ class Companion:
         llm: Callable[[], ChatClient | None],
         memory: Callable[[], MemoryStore | None],
         crew: CrewRuntime,
+        alerts: AlertVoice | None = None,
     ) -> None:
         self._settings = settings
         self._conversation = settings.conversation
@@ -89,6 +96,9 @@ class Companion:
         )
         self._replier = Replier(output, self.anticipator, settings.llm, self._language)
         self._reviewer = PostTurnReviewer(store, memory, crew, lambda: self._conversation.review_after_idle_s)
+        self.alerts = alerts or AlertVoice(
+            output.say, AlertCases(self._language, lambda: self._conversation.checkin_min * 60, ALERT_WAIT_S)
+        )
 
     def addressed(self, text: str, began: float | None = None) -> bool:
         """Whether `text` is for the companion: a wake word, or begun (`began`, monotonic) soon after its last reply."""
@@ -105,16 +115,25 @@ class Companion:
         """
         started = heard.eos_monotonic if heard.eos_monotonic is not None else time.monotonic()
         sign = self._rules(heard.text) if _has_words(heard.text) else None
-        if sign is None and (not addressed or not _has_words(heard.text)):
+        # «estou bem» answers the check-in of an open alert, wake word or not: it ends the check-ins
+        fine = sign is None and self.alerts.checking_in and says_fine(heard.text)
+        if sign is None and not fine and (not addressed or not _has_words(heard.text)):
             keep(heard, self._store)  # kept only if the household keeps everything; nothing to answer
             return TurnOutcome()
         turn = TurnContext(heard, started, sign, None, addressed)
-        outcome = TurnOutcome(wellbeing=sign, checked_in=not addressed)
-        first = self._first_answer(sign, addressed)
+        outcome = TurnOutcome(wellbeing=sign, checked_in=not addressed and sign is not None)
+        offline = not self.alerts.online()
+        # «estou bem» not said to Papo (the answer to an alert's check-in) gets a word back; said to it, a reply
+        first = GLAD_FINE[self._language] if fine and not addressed else self._first_answer(sign, addressed, offline)
         if first is not None:
             self._say_first(turn, outcome, first)
         turn = replace(turn, heard=keep(heard, self._store))
-        self._record_sign(sign, turn.heard.turn_id)
+        event_id = self._record_sign(sign, turn.heard.turn_id)
+        if sign is not None and sign.severity in (Severity.HIGH, Severity.CRITICAL):
+            said_offline = first is not None and ALERT_OFFLINE[self._language] in first
+            self.alerts.opened(event_id, offline_said=said_offline, wait=not offline)
+        if fine:
+            self._said_fine()
         llm = None
         if addressed:
             self._reviewer.touch()
@@ -184,6 +203,7 @@ class Companion:
         """Finish post-turn work (without waiting for a pause) and drop any prepared reply."""
         self.anticipator.close()
         self._reviewer.close()
+        self.alerts.close()
 
     def _rules(self, text: str) -> WellbeingSign | None:
         """The wellbeing rules (pure: nothing is stored here, so nothing here can fail on a full disk)."""
@@ -192,22 +212,38 @@ class Companion:
             log.warning("wellbeing sign", extra=fields(kind=sign.kind, severity=sign.severity.value))
         return sign
 
-    def _record_sign(self, sign: WellbeingSign | None, turn_id: str | None) -> None:
-        """Record a sign (kind, severity, matched phrase only); a failure is logged, the turn goes on."""
+    def _record_sign(self, sign: WellbeingSign | None, turn_id: str | None) -> str | None:
+        """Record a sign (kind, severity, matched phrase only); its event id (its alert's msg_id), None if not stored.
+
+        A failure is logged and the turn goes on.
+        """
         if sign is None:
-            return
+            return None
         try:
-            self._store.wellbeing.add(sign.kind, sign.severity, sign.evidence, EventSource.RULES, turn_id)
+            return self._store.wellbeing.add(sign.kind, sign.severity, sign.evidence, EventSource.RULES, turn_id).id
         except PapoError as exc:
             log.error("wellbeing event not stored", extra=fields(kind=sign.kind, reason=str(exc)))
+            return None
 
-    def _first_answer(self, sign: WellbeingSign | None, addressed: bool) -> str | None:
-        """What must be said before anything is stored: a check-in on a sign overheard, an urgent answer."""
+    def _said_fine(self) -> None:
+        """End the check-ins of the open alerts and queue «estou bem» for the cloud, one update per alert."""
+        for msg_id in self.alerts.fine():
+            try:
+                self._store.wellbeing.said_fine(msg_id)
+            except PapoError as exc:
+                log.error("wellbeing update not stored", extra=fields(msg_id=msg_id, reason=str(exc)))
+        log.info("the person said they are all right; check-ins ended")
+
+    def _first_answer(self, sign: WellbeingSign | None, addressed: bool, offline: bool) -> str | None:
+        """What must be said before anything is stored: a check-in on a sign overheard, an urgent answer.
+
+        `offline`: nobody can be warned now (no cloud link, or not connected), so an urgent answer says so at once.
+        """
         if sign is None:
             return None
         if not addressed:  # a sign overheard in speech not said to the companion: ask, claim nothing
             return CHECK_IN[self._language]
-        return urgent_reply(sign, self._language)
+        return urgent_reply(sign, self._language, offline)
 
     def _say_first(self, turn: TurnContext, outcome: TurnOutcome, text: str) -> None:
         """Say an urgent answer; if even that fails, log it and go on storing what was heard."""

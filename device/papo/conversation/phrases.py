@@ -22,36 +22,65 @@ CHECK_IN = {
     "pt": "Ouvi algo que me preocupou. Está tudo bem com você?",
     "en": "I heard something that worried me. Are you all right?",
 }
-# Papo says only what is true: no caregiver alert exists yet (issue 14 builds it), so no answer claims one.
+# The first, caring words on a high or critical sign. They claim nothing about anyone being told: what the alert
+# really does is said after them, from its state (alert_state.py), or the offline phrase at once without a link.
 _URGENT = {
     "emergency": {
-        "pt": (
-            "Estou aqui com você. Ainda não consigo avisar ninguém por você. "
-            "Se puder, ligue para o SAMU, cento e noventa e dois."
-        ),
-        "en": "I'm here with you. I can't alert anyone for you yet. If you can, call emergency services.",
+        "pt": "Estou aqui com você.",
+        "en": "I'm here with you.",
     },
     "fall": {
-        "pt": (
-            "Você caiu? Fique calma, não tente levantar depressa. Se puder, ligue para o SAMU, cento e noventa e dois."
-        ),
-        "en": "Did you fall? Stay calm and don't get up too fast. If you can, call emergency services.",
+        "pt": "Você caiu? Fique calma, não tente levantar depressa.",
+        "en": "Did you fall? Stay calm and don't get up too fast.",
     },
     "unwell": {
-        "pt": (
-            "Sinto muito que você não está bem. Quer me contar o que está sentindo? "
-            "Se for urgente, ligue para o SAMU, cento e noventa e dois."
-        ),
-        "en": "I'm sorry you're not feeling well. Can you tell me what you feel? If urgent, call emergency services.",
+        "pt": "Sinto muito que você não está bem. Quer me contar o que está sentindo?",
+        "en": "I'm sorry you're not feeling well. Can you tell me what you feel?",
     },
+}
+# What a caregiver alert's state lets Papo say (issue 14); nothing here claims more than the state says.
+ALERT_OFFLINE = {
+    "pt": "Estou sem conexão e não consigo avisar ninguém agora. Se puder, ligue para o SAMU, cento e noventa e dois.",
+    "en": "I have no connection and can't alert anyone right now. If you can, call emergency services.",
+}
+ALERT_DELIVERING = {
+    "pt": "Estou avisando a sua família.",
+    "en": "I'm letting your family know.",
+}
+# Asked every `conversation.checkin_min` while an alert is open and nobody has acknowledged it.
+ALERT_CHECK_IN = {
+    "pt": "Você está bem? Diga «estou bem» se estiver tudo certo.",
+    "en": "Are you all right? Say «I'm fine» if everything is OK.",
+}
+# The answer to «estou bem» while a check-in is open: it ends the questions and claims nothing else.
+GLAD_FINE = {
+    "pt": "Que bom que você está bem.",
+    "en": "I'm glad you're all right.",
 }
 
 
-def urgent_reply(sign: WellbeingSign, language: str) -> str | None:
-    """The immediate, fixed answer to a high or critical sign (None for milder ones)."""
+def alert_delivered(caregiver: str, language: str) -> str:
+    """Said once a caregiver's channel took the alert (the caregiver's name, as the cloud signed it)."""
+    return f"I let {caregiver} know." if language == "en" else f"Avisei {caregiver}."
+
+
+def alert_acknowledged(caregiver: str | None, language: str) -> str:
+    """Said once a caregiver confirmed seeing the alert (no name when an operator acknowledged for them)."""
+    if language == "en":
+        return f"{caregiver or 'Your family'} has seen your alert."
+    return f"{caregiver} já viu o seu aviso." if caregiver else "A sua família já viu o seu aviso."
+
+
+def urgent_reply(sign: WellbeingSign, language: str, offline: bool = True) -> str | None:
+    """The immediate, fixed answer to a high or critical sign (None for milder ones).
+
+    `offline`: no cloud link now (none configured, or the broker unreachable), so nobody can be told: the offline
+    phrase follows the caring words. With a link, what happens is said when the alert's state is known.
+    """
     if sign.severity not in (Severity.HIGH, Severity.CRITICAL):
         return None
-    return _URGENT.get(sign.kind, _URGENT["unwell"])[language]
+    care = _URGENT.get(sign.kind, _URGENT["unwell"])[language]
+    return f"{care} {ALERT_OFFLINE[language]}" if offline else care
 
 
 def reminder_confirmation(what: str, due_local: datetime, now_local: datetime, language: str) -> str:

@@ -103,3 +103,17 @@ def assess(text: str) -> WellbeingSign | None:
             if match is not None:
                 return WellbeingSign(kind, severity, match.group(0))
     return None
+
+
+# "estou bem" and close variants (accents and case folded), said as the answer to a check-in; a negation is not one.
+_FINE = re.compile(
+    r"\b(?:(?:eu )?(?:estou|to|ta|esta) (?:bem|otim[oa]|legal)|tudo (?:bem|certo|ok) (?:comigo|aqui)"
+    r"|i'?m (?:fine|ok|okay|all right|alright)|i am (?:fine|ok|okay|all right|alright))\b"
+)
+_NOT_FINE = re.compile(r"\b(?:nao|nem|not)\b")
+
+
+def says_fine(text: str) -> bool:
+    """Whether `text` says the person is all right ("estou bem", "tô bem", "tudo bem comigo", "I'm fine"...)."""
+    plain = fold(text)
+    return _FINE.search(plain) is not None and _NOT_FINE.search(plain) is None

@@ -58,6 +58,7 @@ class OutboxKind(StrEnum):
     TURN = "turn"
     WELLBEING = "wellbeing"
     TOMBSTONE = "tombstone"
+    WELLBEING_OK = "wellbeing_ok"  # "estou bem" said while the caregiver alert of a wellbeing event was open
 
 
 class ErasureScope(StrEnum):

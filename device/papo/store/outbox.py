@@ -1,9 +1,13 @@
 """The sync outbox: rows written in the same transaction as the change they carry, drained by the sync agent.
 
+Rows are sent urgent first: wellbeing events and "estou bem" updates (what a caregiver alert is made of) go
+before every other row, then the rest in seq order. Each row keeps its seq (the cloud's order of the device's
+changes, which erasure relies on); only the sending order changes.
+
 While the cloud is away the outbox is capped (`sync.outbox_max_rows`, `sync.outbox_max_mb` of payload). Drop
 order when a write takes it over the cap: the oldest ordinary turns first, one by one, until it fits again;
-wellbeing events and erasure requests (tombstones) are never dropped, even if they alone exceed the cap. Each
-drop is counted (`OutboxRepository.dropped`, on /health) and logged, without the words.
+wellbeing events, "estou bem" updates and erasure requests (tombstones) are never dropped, even if they alone
+exceed the cap. Each drop is counted (`OutboxRepository.dropped`, on /health) and logged, without the words.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import logging
 from dataclasses import dataclass
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Connection, LargeBinary, cast, event
+from sqlalchemy import ColumnElement, Connection, LargeBinary, case, cast, event
 from sqlmodel import Session, col, delete, func, select, update
 
 from papo.settings import SyncSettings
@@ -22,7 +26,7 @@ from papo.store.kinds import OutboxKind, Role
 from papo.store.records import utc_now
 from papo.store.tables import ErasureRow, OutboxRow, TurnRow, WellbeingEventRow
 from papo.system.logging import fields
-from papo_sync.protocol import OutboxItem, StageTimings, Tombstone, TurnRecord, WellbeingRecord
+from papo_sync.protocol import OutboxItem, StageTimings, Tombstone, TurnRecord, WellbeingOk, WellbeingRecord
 
 log = logging.getLogger(__name__)
 _MB = 1_000_000
@@ -31,7 +35,10 @@ _PAYLOADS: dict[OutboxKind, type[BaseModel]] = {
     OutboxKind.TURN: TurnRecord,
     OutboxKind.WELLBEING: WellbeingRecord,
     OutboxKind.TOMBSTONE: Tombstone,
+    OutboxKind.WELLBEING_OK: WellbeingOk,
 }
+URGENT = (OutboxKind.WELLBEING, OutboxKind.WELLBEING_OK)
+"""The kinds sent before every other row: what a caregiver alert is made of."""
 
 
 def turn_row(turn: TurnRow, device_id: str) -> OutboxRow:
@@ -59,12 +66,20 @@ def turn_row(turn: TurnRow, device_id: str) -> OutboxRow:
 
 
 def wellbeing_row(event: WellbeingEventRow) -> OutboxRow:
-    """The outbox row carrying a wellbeing event to the caregiver channel."""
+    """The outbox row carrying a wellbeing event to the caregiver channel; its msg_id is the event's id.
+
+    The cloud's alert names the event by this msg_id, so the device finds the event an AlertUpdate is about.
+    """
     record = WellbeingRecord.model_validate(
         {"kind": event.kind, "severity": event.severity, "evidence": event.evidence[:500], "source": event.source,
          "turn_id": event.turn_id, "created_at": event.created_at}
     )  # fmt: skip
-    return _row(OutboxKind.WELLBEING, record)
+    return _row(OutboxKind.WELLBEING, record, msg_id=event.id)
+
+
+def wellbeing_ok_row(event_msg_id: str) -> OutboxRow:
+    """The outbox row telling the cloud the person said they are all right after the wellbeing event `event_msg_id`."""
+    return _row(OutboxKind.WELLBEING_OK, WellbeingOk(msg_id=event_msg_id, said_at=utc_now()))
 
 
 def tombstone_row(scope: str, turn_ids: list[str]) -> OutboxRow:
@@ -73,8 +88,8 @@ def tombstone_row(scope: str, turn_ids: list[str]) -> OutboxRow:
     return _row(OutboxKind.TOMBSTONE, record)
 
 
-def _row(kind: OutboxKind, record: BaseModel) -> OutboxRow:
-    return OutboxRow(msg_id=new_id(), kind=kind.value, payload=record.model_dump_json(), created_at=utc_now())
+def _row(kind: OutboxKind, record: BaseModel, msg_id: str | None = None) -> OutboxRow:
+    return OutboxRow(msg_id=msg_id or new_id(), kind=kind.value, payload=record.model_dump_json(), created_at=utc_now())
 
 
 def _item(row: OutboxRow) -> OutboxItem:
@@ -144,9 +159,10 @@ class OutboxRepository:
         log.warning("outbox over its cap; oldest turns dropped", extra=fields(dropped=count, total=self.dropped))
 
     def pending(self, limit: int, exclude: set[str]) -> list[OutboxItem]:
-        """The oldest rows not in flight, as wire items."""
+        """The rows not in flight, as wire items: the urgent kinds (URGENT) first, then the rest, each by seq."""
+        urgent = case((col(OutboxRow.kind).in_([k.value for k in URGENT]), 0), else_=1)
         with self._db.transaction("read the outbox") as session:
-            query = select(OutboxRow).order_by(col(OutboxRow.seq)).limit(limit + len(exclude))
+            query = select(OutboxRow).order_by(urgent, col(OutboxRow.seq)).limit(limit + len(exclude))
             rows = [r for r in session.exec(query).all() if r.msg_id not in exclude][:limit]
         return [_item(row) for row in rows]
 

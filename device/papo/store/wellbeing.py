@@ -7,7 +7,7 @@ from sqlmodel import col, select
 from papo.store.database import Database
 from papo.store.ids import new_id
 from papo.store.kinds import EventSource, Severity
-from papo.store.outbox import wellbeing_row
+from papo.store.outbox import wellbeing_ok_row, wellbeing_row
 from papo.store.records import WellbeingEvent, utc_now
 from papo.store.tables import WellbeingEventRow
 from papo.store.turns import require_turn
@@ -35,6 +35,11 @@ class WellbeingRepository:
             session.add(row)
             session.add(wellbeing_row(row))
         return WellbeingEvent.model_validate(row)
+
+    def said_fine(self, event_id: str) -> None:
+        """Queue for the cloud that the person said they are all right after event `event_id` (its alert's msg_id)."""
+        with self._db.transaction("queue a wellbeing update") as session:
+            session.add(wellbeing_ok_row(event_id))
 
     def all(self) -> list[WellbeingEvent]:
         """Wellbeing events, newest first."""

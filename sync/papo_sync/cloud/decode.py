@@ -74,6 +74,7 @@ class Plan:
 
     turns: list[dict[str, Any]] = field(default_factory=list)
     wellbeing: list[dict[str, Any]] = field(default_factory=list)
+    wellbeing_ok: list[dict[str, Any]] = field(default_factory=list)
     tombstones: list[dict[str, Any]] = field(default_factory=list)
     presence: list[tuple[str, str, Presence, datetime]] = field(default_factory=list)
     telemetry: list[tuple[str, str, Telemetry, datetime]] = field(default_factory=list)
@@ -342,6 +343,14 @@ def _row(device_id: str, item: OutboxItem, received_at: datetime, result: Plan) 
                 "turn_id": event.turn_id, "created_at": event.created_at, "received_at": received_at,
             }
         )  # fmt: skip
+        return None
+    if item.kind == "wellbeing_ok":
+        fine = item.wellbeing_ok
+        if fine is None:
+            return "a wellbeing_ok item without its update"
+        result.wellbeing_ok.append(
+            key | {"event_msg_id": fine.msg_id, "said_at": fine.said_at, "received_at": received_at}
+        )
         return None
     tombstone = item.tombstone
     if tombstone is None:

@@ -88,6 +88,19 @@ wellbeing_event = Table(
     Index("ix_wellbeing_event_device_created", "device_id", "created_at"),
 )  # fmt: skip
 
+# "estou bem" said while a wellbeing item's alert was open (migration 0006): kept for the caregivers; no words
+wellbeing_ok = Table(
+    "wellbeing_ok", metadata,
+    Column("device_id", String(64), nullable=False),
+    Column("msg_id", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("event_msg_id", String(64), nullable=False),  # the wellbeing item (and so the alert) it answers
+    Column("said_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("device_id", "msg_id"),
+    Index("ix_wellbeing_ok_event", "device_id", "event_msg_id"),
+)  # fmt: skip
+
 tombstone = Table(
     "tombstone", metadata,
     Column("device_id", String(64), nullable=False),

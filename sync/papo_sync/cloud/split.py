@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 W = TypeVar("W")
 
 # the order parts are committed in when split: dead letters before the tombstones that may erase them
-_PARTS = ("dead", "tombstones", "turns", "wellbeing", "presence", "telemetry", "reported", "results")
-_ROWS = ("tombstones", "turns", "wellbeing")  # the device's items: acked, or rejected when refused
+_PARTS = ("dead", "tombstones", "turns", "wellbeing", "wellbeing_ok", "presence", "telemetry", "reported", "results")
+_ROWS = ("tombstones", "turns", "wellbeing", "wellbeing_ok")  # the device's items: acked, or rejected when refused
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from papo_sync.cloud.schema import (
     turn,
     upsert,
     wellbeing_event,
+    wellbeing_ok,
 )
 
 
@@ -76,6 +77,7 @@ class _Staged:
 _TURNS = _Staged.of(turn, erasable=True)
 _WELLBEING = _Staged.of(wellbeing_event, erasable=True)
 _TOMBSTONES = _Staged.of(tombstone)
+_WELLBEING_OK = _Staged.of(wellbeing_ok)  # no words in it: nothing for a tombstone to erase
 
 
 _REPORT = upsert(
@@ -154,6 +156,7 @@ def write(connection: psycopg.Connection[Any], plan: Plan) -> Written:
             erasure.apply(cursor, plan.tombstones)
         turns = _TURNS.load(cursor, plan.turns)
         _WELLBEING.load(cursor, plan.wellbeing)
+        _WELLBEING_OK.load(cursor, plan.wellbeing_ok)
         _devices(cursor, plan)
         for device_id, reported, at in plan.reported:
             cursor.execute(
@@ -174,7 +177,8 @@ def write(connection: psycopg.Connection[Any], plan: Plan) -> Written:
 
 
 def _devices(cursor: psycopg.Cursor[Any], plan: Plan) -> None:
-    synced = {row["device_id"] for row in (*plan.turns, *plan.wellbeing, *plan.tombstones)}  # items stored: acked
+    items = (*plan.turns, *plan.wellbeing, *plan.wellbeing_ok, *plan.tombstones)
+    synced = {row["device_id"] for row in items}  # items stored: acked
     for device_id, (tenant, at) in plan.seen.items():
         cursor.execute(
             _SEEN,

@@ -1,6 +1,7 @@
 """The device's MQTT agent: outbox drain (rows deleted only on the cloud's ack), presence, telemetry.
 
-The cloud's requests (desired state, commands) are handed to the inbox's worker thread (inbox.py).
+The cloud's requests (desired state, commands, signed caregiver alert updates) are handed to the inbox's worker
+thread (inbox.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from papo_sync.device.gate import FleetGate
 from papo_sync.device.inbox import Inbox, Request
 from papo_sync.device.ports import AgentConfig, AgentStatus, MqttClient, OutboxSource
 from papo_sync.protocol import (
+    AlertUpdate,
     Command,
     CommandResult,
     DesiredState,
@@ -29,6 +31,7 @@ from papo_sync.protocol import (
     SyncAck,
     SyncBatch,
     Telemetry,
+    alert_topic,
     command_topic,
     parse_topic,
     shadow_delta_topic,
@@ -73,7 +76,8 @@ class SyncAgent:
 
     `client_factory` builds the MQTT client (paho by default; tests pass a fake), `clock` is the monotonic
     clock that times acks and telemetry, and `gate` lets through only the fleet's signed requests (without one,
-    every desired state and command is refused).
+    every desired state, command and alert update is refused). `on_alert` is given each caregiver alert update
+    that passed the gate (signed, for this device, newer than the last of its alert), on the inbox's worker.
     """
 
     def __init__(
@@ -88,6 +92,7 @@ class SyncAgent:
         client_factory: ClientFactory = paho_client,
         clock: Callable[[], float] = time.monotonic,
         gate: FleetGate | None = None,
+        on_alert: Callable[[AlertUpdate], None] | None = None,
     ) -> None:
         self.config = config
         self.status = AgentStatus(session_seq=session_seq, applied_version=applied_version)
@@ -103,7 +108,7 @@ class SyncAgent:
         self._client = self._build_client(client_factory)
         self._inbox = Inbox(
             config.tenant, config.device_id, self._publish, self.status,
-            on_desired=on_desired, on_command=on_command, sync_now=self._wake.set, gate=gate,
+            on_desired=on_desired, on_command=on_command, sync_now=self._wake.set, gate=gate, on_alert=on_alert,
         )  # fmt: skip
 
     def _build_client(self, client_factory: ClientFactory) -> MqttClient:
@@ -198,6 +203,7 @@ class SyncAgent:
                 (sync_ack_topic(config.tenant, config.device_id), 1),
                 (shadow_delta_topic(config.tenant, config.device_id), 1),
                 (command_topic(config.tenant, config.device_id, "+"), 1),
+                (alert_topic(config.tenant, config.device_id), 1),
             ]
         )
         with self._lock:
@@ -214,7 +220,7 @@ class SyncAgent:
             log.warning("sync: disconnected; reconnecting", extra={"reason": str(reason)})
 
     def _on_message(self, _: MqttClient, __: Any, message: Any) -> None:
-        """Dispatch by topic: acks are handled here, desired state and commands queued for the inbox's worker."""
+        """Dispatch by topic: acks are handled here; desired state, commands and alerts go to the inbox's worker."""
         parsed = parse_topic(message.topic)
         if parsed is None or parsed[:2] != (self.config.tenant, self.config.device_id):
             log.warning("sync: ignored a message on another device's topic", extra={"topic": message.topic})
@@ -226,6 +232,8 @@ class SyncAgent:
                 self._inbox.put(Request("desired", message.payload))
             case ["cmd", command_id]:
                 self._inbox.put(Request("command", message.payload, command_id))
+            case ["alert"]:
+                self._inbox.put(Request("alert", message.payload))
             case _:
                 log.debug("sync: ignored a message", extra={"topic": message.topic})
 

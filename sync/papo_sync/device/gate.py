@@ -1,8 +1,9 @@
-"""The device's gate for the fleet's requests: only signed, current, never-seen desired state and commands pass.
+"""The device's gate for the fleet's requests: only signed, current, never-seen desired state, commands and alerts pass.
 
 A desired state must be newer than the last one that passed (its version is its sequence); a command's id
-must not have passed before, and it must not have expired. What passed is kept in a 0600 file in the state
-directory, so a restart does not reopen the door to replays.
+must not have passed before, and it must not have expired; an alert update must be newer (its `seq`) than the
+last that passed for its alert. What passed is kept in a 0600 file in the state directory, so a restart does
+not reopen the door to replays.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from papo_sync.protocol import Command, DesiredState, SignedBody
-from papo_sync.signing import CLOCK_SKEW, SignatureError, load_public_key, open_signed
+from papo_sync.protocol import AlertUpdate, Command, DesiredState, SignedBody
+from papo_sync.signing import CLOCK_SKEW, MAX_ALERT_LIFETIME, SignatureError, load_public_key, open_signed
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class _Seen:
     desired: int = 0
     command: int = 0
     commands: dict[str, float] = field(default_factory=dict)  # command id -> until when it is remembered (epoch s)
+    alerts: dict[str, tuple[int, float]] = field(default_factory=dict)  # alert id -> (highest seq, remembered until)
 
 
 class ReplayGuard:
@@ -54,17 +56,20 @@ class ReplayGuard:
         try:
             data = json.loads(self._path.read_text())
             commands = {str(k): float(v) for k, v in data["commands"].items()}
-            return _Seen(int(data["desired"]), int(data["command"]), commands)
+            alerts = {str(k): (int(v[0]), float(v[1])) for k, v in data.get("alerts", {}).items()}
+            return _Seen(int(data["desired"]), int(data["command"]), commands, alerts)
         except FileNotFoundError:
             return _Seen()
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             log.warning("sync: the replay record is unreadable; starting a new one", extra={"reason": str(exc)[:200]})
             return _Seen()
 
     def _save(self) -> None:
         """Keep the record (0600, replaced whole); if the disk refuses, it still holds in memory until a restart."""
         seen = self._seen
-        text = json.dumps({"desired": seen.desired, "command": seen.command, "commands": seen.commands})
+        text = json.dumps(
+            {"desired": seen.desired, "command": seen.command, "commands": seen.commands, "alerts": seen.alerts}
+        )
         temporary = self._path.with_suffix(".tmp")
         try:
             descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -97,6 +102,22 @@ class ReplayGuard:
                 raise RefusedError(f"replayed: command {command_id} was already handled")
             self._seen.commands[command_id] = (until + CLOCK_SKEW).timestamp()
             self._seen.command = max(self._seen.command, sequence)
+            self._save()
+
+    def pass_alert(self, alert_id: str, seq: int, now: datetime) -> None:
+        """Let an alert update through if its `seq` is above every one that passed for its alert, and remember it.
+
+        RefusedError otherwise (silent: a replay or two cloud instances' publications crossing needs no answer).
+        An alert is remembered as long as an update of it can still be valid (a day, and the clock skew): an older
+        update is refused by its signature's expiry anyway, so the record stays small.
+        """
+        with self._lock:
+            at = now.timestamp()
+            self._seen.alerts = {k: v for k, v in self._seen.alerts.items() if v[1] >= at}
+            last = self._seen.alerts.get(alert_id, (0, 0.0))[0]
+            if seq <= last:
+                raise RefusedError(f"alert {alert_id}: update {seq} is not newer than {last}", silent=True)
+            self._seen.alerts[alert_id] = (seq, at + (MAX_ALERT_LIFETIME + CLOCK_SKEW * 2).total_seconds())
             self._save()
 
 
@@ -156,3 +177,17 @@ class FleetGate:
         assert self._guard is not None
         self._guard.pass_command(topic_id, body.sequence, body.expires_at, self._clock())
         return body.command
+
+    def alert(self, payload: bytes) -> AlertUpdate:
+        """The alert update in `payload` if signed, current, for this device and newer than any of its alert before.
+
+        RefusedError otherwise (silent for one not newer: a replay or a duplicate, nothing to say about it).
+        """
+        body = self._open(payload)
+        if body.kind != "alert" or body.alert is None:
+            raise RefusedError("signed, but not an alert update")
+        if body.sequence != body.alert.seq:
+            raise RefusedError(f"signed as sequence {body.sequence} for update {body.alert.seq}")
+        assert self._guard is not None
+        self._guard.pass_alert(body.alert.alert_id, body.alert.seq, self._clock())
+        return body.alert

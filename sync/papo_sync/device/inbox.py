@@ -1,4 +1,4 @@
-"""The cloud's requests to the device (desired state, commands), handled in arrival order on one worker thread."""
+"""The cloud's requests to the device (desired state, commands, alert updates), in order on one worker thread."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from papo_sync.device.gate import FleetGate, RefusedError
 from papo_sync.protocol import (
+    AlertUpdate,
     Command,
     CommandName,
     CommandResult,
@@ -44,7 +45,7 @@ class AppliedVersion(Protocol):
 class Request:
     """A request as it came off the wire: what kind (from its topic) and the unparsed payload."""
 
-    kind: Literal["desired", "command"]
+    kind: Literal["desired", "command", "alert"]
     payload: bytes
     command_id: str = ""  # a command's id as its topic names it (where a refusal is answered)
 
@@ -58,8 +59,9 @@ class Inbox:
     never concurrent with each other, and bounded in number. Payloads are validated here, off the network thread.
 
     Only what the `gate` lets through (signed by the fleet key, for this device, current, never seen) is acted
-    on; anything else is refused with the reason (ReportedState accepted=false, CommandResult ok=false).
-    Without a gate every request is refused.
+    on; anything else is refused with the reason (ReportedState accepted=false, CommandResult ok=false; an alert
+    update refused is only logged: the device answers nothing on that topic). Without a gate every request is
+    refused. An alert update that passes is handed to `on_alert` (the companion's voice of the alert).
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class Inbox:
         on_command: Callable[[Command], CommandResult] | None = None,
         sync_now: Callable[[], None] | None = None,
         gate: FleetGate | None = None,
+        on_alert: Callable[[AlertUpdate], None] | None = None,
     ) -> None:
         self._tenant, self._device_id = tenant, device_id
         self._gate = gate or FleetGate(None, None, tenant, device_id)
@@ -80,6 +83,7 @@ class Inbox:
         self._on_desired = on_desired
         self._on_command = on_command
         self._sync_now = sync_now
+        self._on_alert = on_alert
         self._queue: queue.Queue[Request | None] = queue.Queue(maxsize=MAX_WAITING)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -113,6 +117,8 @@ class Inbox:
             try:
                 if request.kind == "desired":
                     self._desired(request.payload)
+                elif request.kind == "alert":
+                    self._alert(request.payload)
                 else:
                     self._command(request.payload, request.command_id)
             except ValidationError as exc:
@@ -140,6 +146,21 @@ class Inbox:
         if report.accepted:
             self._status.applied_version = desired.version
         self._publish(shadow_update_topic(self._tenant, self._device_id), report.model_dump_json())
+
+    def _alert(self, payload: bytes) -> None:
+        """Hand a signed, newer alert update to `on_alert`; refuse anything else with the reason in the log."""
+        try:
+            update = self._gate.alert(payload)
+        except SignatureError as refusal:
+            if isinstance(refusal, RefusedError) and refusal.silent:
+                log.debug("sync: an alert update seen before", extra={"reason": str(refusal)[:200]})
+                return
+            log.warning("sync: refused an alert update", extra={"reason": str(refusal)[:200]})
+            return
+        ids = {"alert_id": update.alert_id, "msg_id": update.msg_id, "seq": update.seq}
+        log.info("sync: alert update", extra=ids | {"state": update.state.value})
+        if self._on_alert is not None:
+            self._on_alert(update)
 
     def _command(self, payload: bytes, command_id: str) -> None:
         try:
