@@ -4,9 +4,10 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-# Debian packages the product needs (to run, to build its Rust module against ALSA, and to build
-# llama.cpp, the embedded LLM, from llama-cpp-python's source: a C++ compiler; cmake comes from PyPI).
-APT_PACKAGES := espeak-ng libportaudio2 alsa-utils sox libasound2-dev pkg-config g++ make
+# Debian packages the product needs (to run, to build its Rust module against ALSA, to build systemd-python
+# (sd_notify, the journal) against libsystemd, and to build llama.cpp, the embedded LLM, from llama-cpp-python's
+# source: a C++ compiler; cmake comes from PyPI).
+APT_PACKAGES := espeak-ng libportaudio2 alsa-utils sox libasound2-dev libsystemd-dev pkg-config g++ make
 # ... and the tests: a real PulseAudio server with null sinks (reached through ALSA's pulse plugin), and the
 # mosquitto and redis-server programs (the sync tests start their own broker and Redis beside the machine's);
 # pg_dump (postgresql-client) searches the cloud database for erased words.

@@ -21,6 +21,9 @@ from papo.privacy.watcher import ErasureWatcher
 from papo.service import VoiceService
 from papo.settings import Settings
 from papo.store import Store
+from papo.system.notify import Notifier
+from papo.system.startup import StartupReport
+from papo.system.watchdog import start_watchdog
 from papo.web.context import WebContext
 from papo.web.health import judge
 from papo.web.mdns import advertised
@@ -34,10 +37,14 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings, open_source: Callable[[], FrameSource] | None = None) -> Litestar:
     """Build the daemon: store, voice pipeline (background task) and the local web API."""
+    notifier = Notifier.from_environment()  # systemd (Type=notify): start-up stages, READY, watchdog; else nothing
+    startup = StartupReport(notifier)
+    startup.stage("opening the store")
     parts = Wiring(settings)
     store = parts.store()
     conversation = _conversation(parts) if settings.conversation.enabled else None
     voice = VoiceService(settings, store, open_source=open_source, conversation=conversation)
+    voice.watch(startup.pipeline)
     scrubber = parts.scrubber(lambda: conversation.memory if conversation is not None else None)
     erasures = ErasureWatcher(scrubber)
     presence = ServiceLock(settings.state_dir)
@@ -46,13 +53,17 @@ def create_app(settings: Settings, open_source: Callable[[], FrameSource] | None
         verdict = judge(voice, store, link, settings.conversation.enabled)
         return verdict.status.value, verdict.reasons
 
-    link = _fleet_link(settings, store, voice, scrubber, health) if settings.sync.enabled else None
+    link = _fleet_link(settings, store, voice, scrubber, health, conversation) if settings.sync.enabled else None
+    if link is not None and conversation is not None:  # Papo says an alert reached someone only from the cloud's word
+        agent = link.agent
+        conversation.companion.alerts.connect(lambda: agent.status.connected)
 
     @asynccontextmanager
     async def pipeline_lifespan(app: Litestar) -> AsyncIterator[None]:
         if not presence.acquire():
             log.warning("another companion service uses this state directory", extra={"dir": str(settings.state_dir)})
         tasks = [asyncio.create_task(voice.run(), name="voice-pipeline")]
+        watchdog = start_watchdog(notifier, voice.vitals)  # when systemd asked for one (WatchdogSec=)
         started: asyncio.Task[None] | None = None
         if conversation is not None:
             started = asyncio.create_task(asyncio.to_thread(conversation.start), name="conversation-start")
@@ -64,6 +75,9 @@ def create_app(settings: Settings, open_source: Callable[[], FrameSource] | None
         try:
             yield
         finally:
+            startup.stopping()
+            if watchdog is not None:
+                watchdog.cancel()
             voice.stop()
             erasures.stop()
             if link is not None:
@@ -97,7 +111,12 @@ async def _watch_erasures(erasures: ErasureWatcher, started: asyncio.Task[None] 
 
 
 def _fleet_link(
-    settings: Settings, store: Store, voice: VoiceService, scrubber: Scrubber, health: HealthProbe
+    settings: Settings,
+    store: Store,
+    voice: VoiceService,
+    scrubber: Scrubber,
+    health: HealthProbe,
+    conversation: ConversationRuntime | None,
 ) -> FleetLink:
     def restart(command: Command) -> CommandResult:
         voice.restart_input()
@@ -111,7 +130,10 @@ def _fleet_link(
         CommandName.DELETE_HISTORY: privacy_fleet.delete_history(store, scrubber),
         CommandName.FORGET_MEMORIES: privacy_fleet.forget_memories(store, scrubber),
     }
-    return FleetLink(settings, store.outbox, lambda: voice.status.state.value, commands, apply_live, health)
+    on_alert = conversation.companion.alerts.update if conversation is not None else None
+    return FleetLink(
+        settings, store.outbox, lambda: voice.status.state.value, commands, apply_live, health, on_alert=on_alert
+    )
 
 
 def _conversation(parts: Wiring) -> ConversationRuntime | None:

@@ -32,6 +32,7 @@ from papo.settings import Settings
 from papo.speech.tts import Speaker
 from papo.store import Store
 from papo.system.logging import fields
+from papo.system.vitals import TimedExecutor, Vitals
 from papo.voice_first import VoiceFirst
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,8 @@ class VoiceService:
         self._busy = 0  # utterances between their end and the answer said (the event loop's count: no lock)
         self.level = InputLevel()  # the microphone's loudness while listening (never the audio)
         self.voice_first = VoiceFirst()  # decodes in flight, which the web server lets pass first
+        self.vitals = Vitals()  # signs of life (frames, decodes) for the systemd watchdog
+        self._watchers: list[Callable[[PipelineStatus], None]] = []
         self.conversation = conversation
         if conversation is not None:
             conversation.companion.output.gain = settings.audio.volume / 100
@@ -148,9 +151,13 @@ class VoiceService:
         runtime = self.conversation
         return runtime is not None and runtime.status.state not in (ConversationState.DISABLED,)
 
+    def watch(self, callback: Callable[[PipelineStatus], None]) -> None:
+        """Call `callback` (on the event loop) whenever the pipeline's state is set (start-up stages for systemd)."""
+        self._watchers.append(callback)
+
     async def run(self) -> None:
         """Load the models, then capture and transcribe until `stop()`; retry the device with backoff."""
-        self.status.state = PipelineState.LOADING_MODELS
+        self._set(PipelineState.LOADING_MODELS, "")
         try:
             engine = await asyncio.to_thread(self._engine_loader, self._settings)
         except PapoError as exc:
@@ -160,19 +167,22 @@ class VoiceService:
         self.status.models = {"stt": engine.stt_model, "vad": engine.vad_model}
         self.status.model_versions = engine.model_versions()
         backoff = Backoff(self._settings.audio.retry_max_s)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stt") as executor:
+        with TimedExecutor(self.vitals, max_workers=1, thread_name_prefix="stt") as executor:
             while not self._stop.is_set():
+                self.vitals.opening()
                 try:
                     source = await asyncio.to_thread(self._open_source)
                 except AudioInputError as exc:
                     state = PipelineState.NO_AUDIO_INPUT if isinstance(exc, NoAudioInputError) else PipelineState.FAILED
                     delay = backoff.next()
+                    self.vitals.waiting(delay)
                     self._set(state, str(exc), retry_in_s=delay)
                     log.warning("audio input unavailable", extra=fields(reason=str(exc), retry_in_s=delay))
                     await asyncio.to_thread(self._stop.wait, delay)
                     continue
                 backoff.reset()
                 await self._listen(engine, executor, source)
+        self.vitals.idle()
         self._set(PipelineState.STOPPED, "")
 
     def stop(self) -> None:
@@ -187,6 +197,8 @@ class VoiceService:
 
     def _set(self, state: PipelineState, detail: str, retry_in_s: float | None = None) -> None:
         self.status.state, self.status.detail, self.status.retry_in_s = state, detail, retry_in_s
+        for watcher in self._watchers:
+            watcher(self.status)
 
     async def _listen(self, engine: SpeechEngine, executor: ThreadPoolExecutor, source: FrameSource) -> None:
         loop = asyncio.get_running_loop()
@@ -197,6 +209,7 @@ class VoiceService:
             voice_first=self.voice_first,
         )  # fmt: skip
         self.status.device = source.name
+        self.vitals.frame()  # reading starts: the first frame is due within the watchdog's frame gap
         self._set(PipelineState.LISTENING, "")
 
         companion = self.conversation.companion if self.conversation is not None else None
@@ -206,7 +219,9 @@ class VoiceService:
             onset: int | None = None  # the frame at which the speech now being heard began
             try:
                 while not self._stop.is_set() and not self._restart.is_set():
-                    for pending in listener.feed(source.read()):
+                    frame = source.read()
+                    self.vitals.frame()
+                    for pending in listener.feed(frame):
                         loop.call_soon_threadsafe(queue.put_nowait, pending)
                     onset = None if listener.speech_frames == 0 else frames if onset is None else onset
                     barging = companion is not None and listener.speech_frames >= BARGE_IN_FRAMES and companion.speaking
@@ -234,6 +249,7 @@ class VoiceService:
             self._set(PipelineState.FAILED, f"capture failed: {exc}", retry_in_s=1.0)
             log.exception("capture failed; reopening the input")
         if not self._stop.is_set() and self.status.state is not PipelineState.LISTENING:
+            self.vitals.waiting(1.0)
             await asyncio.to_thread(self._stop.wait, 1.0)
 
     async def _keep(self, engine: SpeechEngine, pending: PendingUtterance) -> None:

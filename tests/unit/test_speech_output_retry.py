@@ -51,7 +51,6 @@ def test_without_a_new_speaker_the_failure_is_raised(monkeypatch: pytest.MonkeyP
     assert not output.has_speaker
 
 
-
 def test_a_voiced_sample_waits_for_the_speaker_being_reopened(monkeypatch: pytest.MonkeyPatch) -> None:
     output, reopened = _output(), RecordingSpeaker()
     with monkeypatch.context() as patch:

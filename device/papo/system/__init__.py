@@ -1,1 +1,1 @@
-"""Operating-system integration: logging for journald and (later) sd_notify."""
+"""Operating-system integration: journald logging with fields, sd_notify start-up reports and the watchdog."""

@@ -1,9 +1,14 @@
-"""Structured key=value logging: journald-friendly under systemd, timestamped on a terminal, and never any words.
+"""Structured key=value logging: to the journal with fields under systemd, timestamped on a terminal, never any words.
 
 The rule "logs carry ids, lengths and timings, never what people said" is enforced here, on the one handler
 every record goes through (papo's, papo_sync's and the libraries'), not left to each log call: above debug,
 `WithholdWords` replaces a word-carrying field by its length and cuts the input that error messages quote
 (pydantic's `input_value=...`, SQLAlchemy's `[parameters: ...]`) out of messages, fields and tracebacks.
+
+Under systemd (stderr is the journal stream named by `$JOURNAL_STREAM`), records go to the journal natively:
+the same key=value line as MESSAGE, and each `fields(...)` value as a journal field of its own (`msg_id=...` →
+`PAPO_MSG_ID=`, the event → `PAPO_EVENT=`), so `journalctl -u papo PAPO_EVENT=barge-in` finds them. Word
+fields never become journal fields, at any level.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
@@ -112,13 +118,86 @@ class StderrHandler(logging.StreamHandler[TextIO]):
         return
 
 
+_SYSLOG_PRIORITY = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7}
+_NOT_A_FIELD_CHAR = re.compile(r"[^A-Z0-9_]")
+JournalSend = Callable[..., None]
+
+
+def journal_field(key: str) -> str:
+    """The journal field of a log field: `turn_id` → `PAPO_TURN_ID` (A-Z, 0-9 and _ only, at most 64 characters)."""
+    return ("PAPO_" + _NOT_A_FIELD_CHAR.sub("_", key.rstrip("_").upper()))[:64]
+
+
+def journal_fields(record: logging.LogRecord) -> dict[str, str | int]:
+    """The journal fields of a record besides MESSAGE: priority, logger, code location, the event and its fields."""
+    entry: dict[str, str | int] = {
+        "PRIORITY": str(_SYSLOG_PRIORITY.get(record.levelno, 6 if record.levelno < logging.WARNING else 3)),
+        "SYSLOG_IDENTIFIER": "papo",
+        "LOGGER": record.name,
+        "CODE_FILE": record.pathname,
+        "CODE_LINE": record.lineno,
+        "CODE_FUNC": record.funcName,
+        "PAPO_EVENT": record.getMessage(),
+    }
+    for key, value in record.__dict__.items():
+        if key in _RESERVED or key.startswith("_") or key.rstrip("_") in WORD_FIELDS:
+            continue
+        entry[journal_field(key)] = str(value)
+    return entry
+
+
+def _systemd_journal_send() -> JournalSend | None:
+    try:
+        from systemd import journal
+    except ImportError:
+        return None
+    send: JournalSend = journal.send
+    return send
+
+
+class JournalHandler(logging.Handler):
+    """A handler writing each record to the journal with its fields (`send`: systemd.journal.send, or a fake)."""
+
+    def __init__(self, send: JournalSend) -> None:
+        super().__init__()
+        self._send = send
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Send one record as one journal entry."""
+        try:
+            self._send(self.format(record), **journal_fields(record))
+        except Exception:
+            self.handleError(record)
+
+
+def stderr_is_journal(environ: Mapping[str, str] = os.environ, fd: int = 2) -> bool:
+    """Whether `fd` is the journal stream systemd connected (`$JOURNAL_STREAM` is its `device:inode`)."""
+    try:
+        device, inode = (int(part) for part in environ.get("JOURNAL_STREAM", "").split(":"))
+        stat = os.fstat(fd)
+    except (ValueError, OSError):
+        return False
+    return (stat.st_dev, stat.st_ino) == (device, inode)
+
+
+def _handler() -> logging.Handler:
+    """The journal (with fields) when stderr is the journal stream and systemd-python is there; else stderr."""
+    send = _systemd_journal_send() if stderr_is_journal() else None
+    if send is not None:
+        handler: logging.Handler = JournalHandler(send)
+        handler.setFormatter(KeyValueFormatter(with_time=False))
+        return handler
+    handler = StderrHandler()
+    handler.setFormatter(KeyValueFormatter(with_time="JOURNAL_STREAM" not in os.environ))
+    return handler
+
+
 def configure_logging(level: str = "info") -> None:
-    """Send logs to stderr without people's words (see WithholdWords); journald adds timestamps under systemd.
+    """Send logs without people's words (see WithholdWords) to the journal under systemd, else to stderr.
 
     At debug level the log does hold what people say, and a warning says so once.
     """
-    handler = StderrHandler()
-    handler.setFormatter(KeyValueFormatter(with_time="JOURNAL_STREAM" not in os.environ))
+    handler = _handler()
     handler.addFilter(WithholdWords())
     root = logging.getLogger()
     root.handlers[:] = [handler]
