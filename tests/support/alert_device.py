@@ -14,13 +14,14 @@ from papo_sync.device.gate import FleetGate, ReplayGuard, load_gate_key
 
 @dataclass
 class AlertDevice:
-    """dev-1: its store, its companion, its sync agent and what its voice said."""
+    """dev-1: its store, its companion, its sync agent, what its voice said, and its alert bookkeeping."""
 
     store: Any
     companion: Any
     agent: SyncAgent
     journal: list[str]
     _spoken: threading.Condition
+    cases: Any  # AlertCases: what the voice may still owe (check-ins due, waits running)
 
     def hear(self, text: str, addressed: bool = True) -> Any:
         """The companion hears `text` (said to it unless `addressed` is False); its TurnOutcome."""
@@ -63,9 +64,16 @@ class _SpokenJournal(list[str]):
             self._spoken.notify_all()
 
 
-def alert_device(state_dir: Path, port: int, password: str, fleet_public: Path, tenant: str = "acme") -> AlertDevice:
-    """dev-1 on the broker at `port` trusting the fleet key at `fleet_public`, its agent started (connecting)."""
+def alert_device(
+    state_dir: Path, port: int, password: str, fleet_public: Path, tenant: str = "acme", checkin_s: float | None = None
+) -> AlertDevice:
+    """dev-1 on the broker at `port` trusting the fleet key at `fleet_public`, its agent started (connecting).
+
+    `checkin_s`: how often it asks "Você está bem?" while an alert is open (default: the settings' minutes).
+    """
     from papo.cache import AudioCache
+    from papo.conversation.alert_state import AlertCases
+    from papo.conversation.alert_voice import ALERT_WAIT_S, AlertVoice
     from papo.conversation.companion import Companion
     from papo.conversation.crew import CrewRuntime
     from papo.conversation.speech_output import SpeechOutput
@@ -80,7 +88,9 @@ def alert_device(state_dir: Path, port: int, password: str, fleet_public: Path, 
     journal = _SpokenJournal(spoken)
     output = SpeechOutput(CachedVoice(JournalVoice(journal), AudioCache(None, "tts")), NullSpeaker())
     crew = CrewRuntime("http://127.0.0.1:9/v1", "none", enabled=False)
-    companion = Companion(settings, store, output, lambda: None, lambda: None, crew)
+    every = settings.conversation.checkin_min * 60 if checkin_s is None else checkin_s
+    cases = AlertCases(settings.conversation.language, lambda: every, ALERT_WAIT_S)
+    companion = Companion(settings, store, output, lambda: None, lambda: None, crew, AlertVoice(output.say, cases))
     key, problem = load_gate_key(fleet_public)
     assert problem is None, problem
     gate = FleetGate(key, ReplayGuard(state_dir / "fleet-replay.json"), tenant, "dev-1")
@@ -89,4 +99,4 @@ def alert_device(state_dir: Path, port: int, password: str, fleet_public: Path, 
     agent = SyncAgent(config, store.outbox, session_seq=1, gate=gate, on_alert=companion.alerts.update)
     companion.alerts.connect(lambda: agent.status.connected)
     agent.start()
-    return AlertDevice(store, companion, agent, journal, spoken)
+    return AlertDevice(store, companion, agent, journal, spoken, cases)

@@ -207,6 +207,7 @@ alert = Table(
     Column("acknowledged_at", DateTime(timezone=True)),
     Column("acknowledged_by", String(80)),
     Column("ack_via", String(16)),  # link | cli | webhook
+    Column("fine_at", DateTime(timezone=True)),  # when the person first said «estou bem» (wellbeing_ok)
     Column("update_seq", Integer, nullable=False, server_default="0"),
     UniqueConstraint("device_id", "msg_id", name="uq_alert_event"),
     Index("ix_alert_open", "step_at", postgresql_where=text("acknowledged_at IS NULL")),
@@ -229,7 +230,8 @@ alert_delivery = Table(
     Column("idempotency_key", String(80), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("completed_at", DateTime(timezone=True)),
-    UniqueConstraint("alert_id", "caregiver_id", name="uq_alert_delivery_caregiver"),
+    Column("kind", String(8), nullable=False, server_default="alert"),  # alert (the warning) | ok («estou bem»)
+    UniqueConstraint("alert_id", "caregiver_id", "kind", name="uq_alert_delivery_caregiver"),
     UniqueConstraint("ack_token_sha256", name="uq_alert_delivery_token"),
     Index("ix_alert_delivery_due", "next_attempt_at", postgresql_where=text("status IN ('pending', 'sending')")),
 )  # fmt: skip

@@ -159,6 +159,9 @@ def run_alerts(args: argparse.Namespace, settings: CloudSettings) -> int:
     return 0
 
 
+_UPDATE = {"ok": " (estou bem)"}  # how a delivery that is not the alert itself is named in the listing
+
+
 def _alert_lines(rows: list[dict[str, Any]]) -> list[str]:
     """The alert listing as a table a person can read (times in UTC)."""
     if not rows:
@@ -166,7 +169,11 @@ def _alert_lines(rows: list[dict[str, Any]]) -> list[str]:
     lines = [f"{'id':>5} {'created (UTC)':19} {'tenant':16} {'device':16} {'kind':10} {'state':14} deliveries"]
     for r in rows:
         sent = (
-            ", ".join(f"{d['caregiver']} {d['channel']} {d['status']} ×{d['attempts']}" for d in r["deliveries"]) or "-"
+            ", ".join(
+                f"{d['caregiver']} {d['channel']}{_UPDATE.get(d.get('update'), '')} {d['status']} ×{d['attempts']}"
+                for d in r["deliveries"]
+            )
+            or "-"
         )
         by = f" by {r['acknowledged_by']}" if r["acknowledged_by"] else ""
         lines.append(

@@ -15,7 +15,7 @@ from papo_sync.connection import is_loopback
 
 
 def compose(notice: Notice, address: str, smtp: SmtpSettings, idempotency_key: str) -> EmailMessage:
-    """The e-mail for one caregiver (its Message-ID carries the idempotency key)."""
+    """The e-mail for one caregiver, alert or "ok" update (its Message-ID carries the idempotency key)."""
     message = EmailMessage()
     message["From"] = smtp.from_addr
     message["To"] = address
@@ -23,6 +23,7 @@ def compose(notice: Notice, address: str, smtp: SmtpSettings, idempotency_key: s
     message["Message-ID"] = make_msgid(idstring=idempotency_key, domain="papo.alerts")
     message["X-Papo-Alert"] = str(notice.alert_id)
     message["X-Papo-Event"] = notice.msg_id
+    message["X-Papo-Update"] = notice.update  # alert | test | ok
     message.set_content(text(notice))
     return message
 

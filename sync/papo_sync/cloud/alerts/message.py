@@ -1,4 +1,8 @@
-"""What a caregiver is told: the pt-BR text (e-mail, ntfy) and the webhook's JSON, from one Notice."""
+"""What a caregiver is told: the pt-BR text (e-mail, ntfy) and the webhook's JSON, from one Notice.
+
+A Notice is the alert itself, a test, or the "ok" update («estou bem»: `fine_at` set) sent to a caregiver the alert
+already reached.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +38,12 @@ class Notice:
     ack_url: str
     step: int
     test: bool = False
+    fine_at: datetime | None = None  # set: the "ok" update (the person said «estou bem» at this time)
+
+    @property
+    def update(self) -> str:
+        """What this notice is: `alert`, `test` or `ok`."""
+        return "test" if self.test else "ok" if self.fine_at is not None else "alert"
 
 
 def local_time(at: datetime, timezone: str) -> str:
@@ -49,6 +59,8 @@ def subject(notice: Notice) -> str:
     """The e-mail subject and ntfy title."""
     if notice.test:
         return "Papo: teste de aviso"
+    if notice.fine_at is not None:
+        return f"Papo: a pessoa em {notice.device_id} disse que está bem"
     return f"Papo: {KINDS_PT.get(notice.kind, 'um alerta')} em {notice.device_id}"
 
 
@@ -59,6 +71,8 @@ def text(notice: Notice) -> str:
             f"Olá, {notice.caregiver}.\n\nEste é um teste dos avisos do Papo. Se você recebeu esta mensagem, "
             "os alertas de bem-estar chegarão a você por este canal.\n"
         )
+    if notice.fine_at is not None:
+        return ok_text(notice, notice.fine_at)
     heard = f'"{notice.heard}"' if notice.heard else "(a frase foi apagada a pedido da pessoa)"
     return (
         f"Olá, {notice.caregiver}.\n\n"
@@ -71,10 +85,26 @@ def text(notice: Notice) -> str:
     )
 
 
+def ok_text(notice: Notice, fine_at: datetime) -> str:
+    """The pt-BR "ok" update: the person told the device they are fine, after which alert, and the link."""
+    return (
+        f"Olá, {notice.caregiver}.\n\n"
+        f"A pessoa disse ao Papo ({notice.device_id}) que está bem: {local_time(fine_at, notice.timezone)}.\n"
+        f"É uma atualização do aviso de {KINDS_PT.get(notice.kind, 'um alerta')} de "
+        f"{local_time(notice.at, notice.timezone)}.\n\n"
+        "O Papo não avisa mais ninguém sobre este alerta. Se puder, fale com ela para confirmar.\n"
+        f"Se ainda não confirmou que viu o aviso, abra:\n{notice.ack_url}\n"
+    )
+
+
+_TYPES = {"alert": "papo.alert", "test": "papo.alert.test", "ok": "papo.alert.ok"}
+
+
 def payload(notice: Notice) -> dict[str, Any]:
-    """The webhook's JSON body (README: "Caregiver alerts")."""
+    """The webhook's JSON body (README: "Caregiver alerts"); `update` says which: alert, test or ok."""
     return {
-        "type": "papo.alert.test" if notice.test else "papo.alert",
+        "type": _TYPES[notice.update],
+        "update": notice.update,
         "alert_id": str(notice.alert_id),
         "tenant": notice.tenant,
         "device_id": notice.device_id,
@@ -87,5 +117,6 @@ def payload(notice: Notice) -> dict[str, Any]:
         "caregiver": notice.caregiver,
         "escalation_step": notice.step,
         "ack_url": notice.ack_url,
+        "said_fine_at": None if notice.fine_at is None else notice.fine_at.isoformat(),
         "text": text(notice),
     }

@@ -9,6 +9,7 @@ from papo_sync.cloud.alerts.message import Notice, subject, text
 from papo_sync.cloud.alerts.outcome import Outcome
 
 _PRIORITY = {"critical": "5", "high": "5", "medium": "4", "low": "3"}
+_TAGS = {"alert": "rotating_light,papo", "test": "papo,test_tube", "ok": "white_check_mark,papo"}
 
 
 def header_text(value: str) -> str:
@@ -23,8 +24,8 @@ def headers(notice: Notice, token: str | None, idempotency_key: str) -> dict[str
     made = {
         "Content-Type": "text/plain; charset=utf-8",
         "Title": header_text(subject(notice)),
-        "Priority": "3" if notice.test else _PRIORITY.get(notice.severity, "4"),
-        "Tags": "papo,test_tube" if notice.test else "rotating_light,papo",
+        "Priority": _PRIORITY.get(notice.severity, "4") if notice.update == "alert" else "3",
+        "Tags": _TAGS[notice.update],
         "Click": notice.ack_url,
         "Actions": f"http, Estou vendo, {notice.ack_url}, method=POST, clear=true",
         "X-Papo-Idempotency-Key": idempotency_key,

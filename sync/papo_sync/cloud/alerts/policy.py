@@ -11,6 +11,7 @@ from papo_sync.protocol import AlertState
 SEVERITIES = ("low", "medium", "high", "critical")
 DEFAULT_THRESHOLD = "high"
 DEFAULT_ESCALATE_AFTER_MIN = 5
+FAR_FUTURE = "9999-01-01T00:00:00Z"  # the step_at of an alert nobody more is to be warned of (last step, «estou bem»)
 
 
 def at_or_above(severity: str, threshold: str) -> bool:
@@ -74,6 +75,21 @@ def after_delivery(state: AlertState, succeeded: bool, delivered_before: bool, s
     if not delivered_before and still_open == 0 and state != AlertState.FAILED:
         return AlertState.FAILED
     return None
+
+
+def delivery_key(alert_id: int, caregiver_id: int, kind: str = "alert") -> str:
+    """The Idempotency-Key of an alert's `kind` delivery (`alert` or `ok`) to a caregiver, the same on every retry."""
+    base = f"papo-alert-{alert_id}-{caregiver_id}"
+    return base if kind == "alert" else f"{base}-{kind}"
+
+
+def escalation_stops(fine: bool, reached: bool) -> bool:
+    """Whether «estou bem» ends the alert's escalation: once somebody was reached, nobody new is warned.
+
+    While nobody has been reached the escalation goes on (a fall nobody knows of is still reported, followed by
+    the "ok" update); the alert stays open either way until a caregiver acknowledges it.
+    """
+    return fine and reached
 
 
 def first_state(has_caregivers: bool) -> AlertState:

@@ -1,8 +1,9 @@
 """`papo-cloud alerts`: turn wellbeing events into alerts, deliver them, escalate, and tell the devices.
 
-One loop per instance, woken by PostgreSQL NOTIFY (`papo_wellbeing`, sent by a trigger when the ingestor commits
-events), by a finished delivery or acknowledgement, or by its sweep timer. Sends run on a small thread pool;
-their outcomes are recorded by the loop. Several instances share the work through `store`'s SKIP LOCKED claims.
+One loop per instance, woken by PostgreSQL NOTIFY (`papo_wellbeing`, sent by triggers when the ingestor commits
+wellbeing events or «estou bem»), by a finished delivery or acknowledgement, or by its sweep timer. Sends run on a
+small thread pool; their outcomes are recorded by the loop. Several instances share the work through `store`'s SKIP
+LOCKED claims.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import timedelta
 
 import psycopg
 
-from papo_sync.cloud.alerts import store
+from papo_sync.cloud.alerts import fine, store
 from papo_sync.cloud.alerts.ackpage import AckServer
 from papo_sync.cloud.alerts.channels import send
 from papo_sync.cloud.alerts.db import Db, connect
@@ -92,6 +93,7 @@ class AlertService:
         db = self._database()
         self._drain()
         store.open_alerts(db, self._alerts.max_event_age_s)
+        fine.pass_on(db, self._alerts.max_event_age_s)
         store.escalate(db, self._alerts.escalate_after_s)
         ack_url = self._alerts.public_url.rstrip("/") + "/ack/{token}"
         for claimed in store.claim(
@@ -139,7 +141,7 @@ class AlertService:
             pass
 
     def _listen(self) -> None:
-        """LISTEN for committed wellbeing events on a connection of its own; wake the loop for each."""
+        """LISTEN for committed wellbeing events and «estou bem» on a connection of its own; wake the loop for each."""
         while not self._stop.is_set():
             try:
                 with connect(self._settings.database_url) as db:

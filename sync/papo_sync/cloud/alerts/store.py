@@ -2,6 +2,8 @@
 
 An alert is opened once per wellbeing event; its deliveries are claimed by one instance at a time; it is
 escalated and acknowledged; the updates its device is owed wait in `alert_update` (an outbox) until published.
+A delivery is of kind `alert` (the warning) or `ok` (the «estou bem» update, queued by `fine`): both are claimed,
+leased, fenced and retried alike; only an `alert` delivery moves the alert's state.
 
 Every claim is `FOR UPDATE SKIP LOCKED`: several `papo-cloud alerts` instances share the work and never take the
 same row. State changes lock their alert row and append an `alert_update` in the same transaction.
@@ -17,14 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from papo_sync.cloud.alerts import caregivers, policy
+from papo_sync.cloud.alerts import caregivers, fine, policy
 from papo_sync.cloud.alerts.channels import Channel
 from papo_sync.cloud.alerts.db import Db
 from papo_sync.cloud.alerts.message import Notice
 from papo_sync.cloud.alerts.outcome import Outcome
 from papo_sync.protocol import AlertState
 
-FAR_FUTURE = "9999-01-01T00:00:00Z"  # the step_at of an alert with nobody left to escalate to
+FAR_FUTURE = policy.FAR_FUTURE  # the step_at of an alert with nobody left to escalate to
 _SEVERITY_RANK = "array_position(ARRAY['low','medium','high','critical']::text[], {})"
 
 _OPEN = f"""
@@ -43,10 +45,10 @@ RETURNING id, tenant
 """
 _NEW_DELIVERY = """
 INSERT INTO alert_delivery (alert_id, caregiver_id, caregiver_name, channel, step, status, next_attempt_at,
-                            idempotency_key, created_at)
-SELECT %(alert_id)s, c.id, c.name, c.channel, %(step)s, 'pending', now(), %(key)s, now()
+                            idempotency_key, created_at, kind)
+SELECT %(alert_id)s, c.id, c.name, c.channel, %(step)s, 'pending', now(), %(key)s, now(), 'alert'
 FROM caregiver c WHERE c.id = %(caregiver_id)s
-ON CONFLICT (alert_id, caregiver_id) DO NOTHING
+ON CONFLICT (alert_id, caregiver_id, kind) DO NOTHING
 """
 _TRANSITION = """
 UPDATE alert SET state = %(state)s::text, update_seq = update_seq + 1,
@@ -68,8 +70,9 @@ UPDATE alert_delivery SET status = 'sending', attempts = attempts + 1, lease_unt
 WHERE id = %(id)s RETURNING attempts
 """
 _CLAIMED = """
-SELECT d.id, d.alert_id, d.step, d.idempotency_key, d.caregiver_name, c.channel, c.target, c.secret,
-       a.tenant, a.device_id, a.msg_id, a.kind, a.severity, a.event_at, w.evidence,
+SELECT d.id, d.alert_id, d.step, d.idempotency_key, d.caregiver_name, d.caregiver_id, d.kind AS update_kind,
+       c.channel, c.target, c.secret, a.tenant, a.device_id, a.msg_id, a.kind, a.severity, a.event_at, a.fine_at,
+       w.evidence,
        coalesce(p.timezone, %(timezone)s) AS timezone
 FROM alert_delivery d
 JOIN alert a ON a.id = d.alert_id
@@ -78,7 +81,9 @@ LEFT JOIN wellbeing_event w ON w.device_id = a.device_id AND w.msg_id = a.msg_id
 LEFT JOIN alert_policy p ON p.tenant = a.tenant
 WHERE d.id = %(id)s
 """
-_LOCK_ALERT = "SELECT id, tenant, state, step, delivered_at, acknowledged_at FROM alert WHERE id = %(id)s FOR UPDATE"
+_LOCK_ALERT = """
+SELECT id, tenant, state, step, delivered_at, acknowledged_at, fine_at FROM alert WHERE id = %(id)s FOR UPDATE
+"""
 _FINISH = """
 UPDATE alert_delivery SET status = %(status)s::text, lease_until = NULL, next_attempt_at = now() + make_interval(secs =>
     %(delay_s)s::float8), completed_at = CASE WHEN %(status)s::text IN ('succeeded', 'failed') THEN now() END,
@@ -86,7 +91,9 @@ UPDATE alert_delivery SET status = %(status)s::text, lease_until = NULL, next_at
         'outcome', %(outcome)s::text, 'detail', %(detail)s::text))
 WHERE id = %(id)s AND status = 'sending' AND attempts = %(attempt)s
 """
-_STILL_OPEN = "SELECT count(*) AS n FROM alert_delivery WHERE alert_id = %(id)s AND status IN ('pending', 'sending')"
+_STILL_OPEN = """
+SELECT count(*) AS n FROM alert_delivery WHERE alert_id = %(id)s AND kind = 'alert' AND status IN ('pending', 'sending')
+"""
 _ESCALATE = """
 SELECT a.id, a.tenant, a.step, a.state FROM alert a LEFT JOIN alert_policy p ON p.tenant = a.tenant
 WHERE a.acknowledged_at IS NULL AND a.state <> 'no_caregivers'
@@ -95,7 +102,7 @@ WHERE a.acknowledged_at IS NULL AND a.state <> 'no_caregivers'
 ORDER BY a.step_at LIMIT 50 FOR UPDATE OF a SKIP LOCKED
 """
 _NEXT_STEP = "UPDATE alert SET step = %(step)s, step_at = %(step_at)s WHERE id = %(id)s"
-_WARNED = "SELECT caregiver_id FROM alert_delivery WHERE alert_id = %(id)s"
+_WARNED = "SELECT caregiver_id FROM alert_delivery WHERE alert_id = %(id)s AND kind = 'alert'"
 _BY_TOKEN = """
 SELECT d.alert_id, d.caregiver_name, a.device_id, a.event_at, a.acknowledged_at, a.acknowledged_by,
        coalesce(p.timezone, %(timezone)s) AS timezone
@@ -106,7 +113,8 @@ _ACK = """
 UPDATE alert SET acknowledged_at = now(), acknowledged_by = %(by)s, ack_via = %(via)s WHERE id = %(id)s
 """
 _CANCEL = """
-UPDATE alert_delivery SET status = 'cancelled', completed_at = now() WHERE alert_id = %(id)s AND status = 'pending'
+UPDATE alert_delivery SET status = 'cancelled', completed_at = now()
+WHERE alert_id = %(id)s AND kind = 'alert' AND status = 'pending'
 """
 _UNPUBLISHED = """
 SELECT u.id, u.seq, u.state, u.caregiver, u.at, a.id AS alert_id, a.msg_id, a.tenant, a.device_id
@@ -122,9 +130,10 @@ SELECT least(
 """
 _LIST = """
 SELECT a.id, a.tenant, a.device_id, a.msg_id, a.kind, a.severity, a.state, a.step, a.created_at, a.delivered_at,
-       a.acknowledged_at, a.acknowledged_by, a.ack_via,
+       a.acknowledged_at, a.acknowledged_by, a.ack_via, a.fine_at,
        coalesce((SELECT jsonb_agg(jsonb_build_object('caregiver', d.caregiver_name, 'channel', d.channel,
-           'step', d.step, 'status', d.status, 'attempts', d.attempts, 'history', d.history) ORDER BY d.id)
+           'update', d.kind, 'step', d.step, 'status', d.status, 'attempts', d.attempts, 'history', d.history)
+           ORDER BY d.id)
            FROM alert_delivery d WHERE d.alert_id = a.id), '[]'::jsonb) AS deliveries
 FROM alert a WHERE %(tenant)s::text IS NULL OR a.tenant = %(tenant)s
 ORDER BY a.id DESC LIMIT %(limit)s
@@ -140,6 +149,8 @@ class Claimed:
     idempotency_key: str
     notice: Notice
     channel: Channel | None  # None: the caregiver was removed since
+    caregiver_id: int | None = None
+    kind: str = "alert"  # alert (the warning) | ok (the «estou bem» update)
 
 
 @dataclass(frozen=True)
@@ -179,7 +190,7 @@ def _warn(db: Db, alert_id: int, step: int, contacts: list[policy.Contact]) -> i
     """Queue deliveries of step `step` to `contacts` (once each per alert); how many were queued."""
     queued = 0
     for contact in contacts:
-        key = f"papo-alert-{alert_id}-{contact.id}"
+        key = policy.delivery_key(alert_id, contact.id)
         queued += db.execute(
             _NEW_DELIVERY, {"alert_id": alert_id, "step": step, "key": key, "caregiver_id": contact.id}
         ).rowcount
@@ -222,16 +233,21 @@ def claim(db: Db, limit: int, lease_s: int, timezone: str, ack_url: str) -> list
                 alert_id=int(row["alert_id"]), tenant=row["tenant"], device_id=row["device_id"], msg_id=row["msg_id"],
                 kind=row["kind"], severity=row["severity"], heard=row["evidence"], at=row["event_at"],
                 timezone=row["timezone"], caregiver=row["caregiver_name"], ack_url=ack_url.format(token=token),
-                step=int(row["step"]),
+                step=int(row["step"]), fine_at=row["fine_at"] if row["update_kind"] == "ok" else None,
             )  # fmt: skip
             channel = None if row["channel"] is None else Channel(row["channel"], row["target"], row["secret"])
-            claimed.append(Claimed(int(row["id"]), int(attempt["attempts"]), row["idempotency_key"], notice, channel))
+            caregiver_id = None if row["caregiver_id"] is None else int(row["caregiver_id"])
+            claimed.append(Claimed(int(row["id"]), int(attempt["attempts"]), row["idempotency_key"], notice, channel,
+                                   caregiver_id, row["update_kind"]))  # fmt: skip
     return claimed
 
 
 def record(db: Db, claimed: Claimed, outcome: Outcome, max_attempts: int, retry_first_s: float,
            retry_max_s: float) -> None:  # fmt: skip
-    """Record one attempt's outcome, schedule a retry or give up, and move the alert's state on."""
+    """Record one attempt's outcome, schedule a retry or give up, and move the alert's state on.
+
+    An `ok` update moves nothing on. An alert delivered after «estou bem» owes its caregiver the update too.
+    """
     retry = not outcome.ok and outcome.retryable and claimed.attempt < max_attempts
     status = "succeeded" if outcome.ok else "pending" if retry else "failed"
     delay = policy.retry_delay(claimed.attempt, retry_first_s, retry_max_s) if retry else 0.0
@@ -244,6 +260,11 @@ def record(db: Db, claimed: Claimed, outcome: Outcome, max_attempts: int, retry_
         ).rowcount  # fmt: skip
         if alert is None or not finished:  # our lease ran out and another instance took the delivery over
             return
+        if claimed.kind != "alert":
+            return
+        if outcome.ok and alert["fine_at"] is not None:  # reached after «estou bem»: told at once, nobody new warned
+            fine.queue_ok(db, claimed.notice.alert_id, claimed.caregiver_id)
+            fine.stop_escalation(db, claimed.notice.alert_id)
         still_open = db.execute(_STILL_OPEN, {"id": claimed.notice.alert_id}).fetchone()
         assert still_open is not None
         state = policy.after_delivery(
