@@ -39,6 +39,7 @@ class Say:
 
     msg_id: str
     text: str
+    kind: str  # which sentence, for the log (which never carries the words): offline, delivered, check-in...
     provisional: bool = False
 
 
@@ -79,7 +80,7 @@ class AlertCases:
         `wait`: expect the cloud's first word within `wait_s` (the link was up), else say the offline phrase.
         """
         if msg_id is None:
-            return [] if offline_said else [Say("", ALERT_OFFLINE[self._language])]
+            return [] if offline_said else [Say("", ALERT_OFFLINE[self._language], "offline")]
         waits = wait and not offline_said
         case = AlertCase(msg_id, now, now + self._wait_s if waits else None, now + self._checkin_s())
         case.offline_said = offline_said
@@ -98,17 +99,19 @@ class AlertCases:
         case.seq, case.state, case.wait_until = update.seq, update.state, None
         language = self._language
         if update.state is AlertState.DELIVERING:
-            return [] if case.reached else [Say(case.msg_id, ALERT_DELIVERING[language], provisional=True)]
+            return (
+                [] if case.reached else [Say(case.msg_id, ALERT_DELIVERING[language], "delivering", provisional=True)]
+            )
         if update.state is AlertState.DELIVERED:
             case.reached = True
-            return [Say(case.msg_id, alert_delivered(update.caregiver or "", language))]
+            return [Say(case.msg_id, alert_delivered(update.caregiver or "", language), "delivered")]
         if update.state is AlertState.ACKNOWLEDGED:
-            return [Say(case.msg_id, alert_acknowledged(update.caregiver, language))]
+            return [Say(case.msg_id, alert_acknowledged(update.caregiver, language), "acknowledged")]
         # failed or no_caregivers: true as "nobody can be told now" only while nobody was reached
         if case.reached or case.offline_said:
             return []
         case.offline_said = True
-        return [Say(case.msg_id, ALERT_OFFLINE[language])]
+        return [Say(case.msg_id, ALERT_OFFLINE[language], "offline")]
 
     def due(self, now: float) -> list[Say]:
         """What the clock calls for: the offline phrase when no update came in time, and at most one check-in."""
@@ -121,12 +124,12 @@ class AlertCases:
                 case.wait_until = None
                 if not case.offline_said:
                     case.offline_said = True
-                    owed.append(Say(case.msg_id, ALERT_OFFLINE[self._language], provisional=True))
+                    owed.append(Say(case.msg_id, ALERT_OFFLINE[self._language], "offline", provisional=True))
         asking = [case for case in self._cases.values() if case.checking_in and now >= case.next_check_in]
         if asking:
             for case in asking:
                 case.next_check_in = now + self._checkin_s()
-            owed.append(Say(asking[0].msg_id, ALERT_CHECK_IN[self._language], provisional=True))
+            owed.append(Say(asking[0].msg_id, ALERT_CHECK_IN[self._language], "check-in", provisional=True))
         return owed
 
     def fine(self) -> list[str]:

@@ -108,6 +108,7 @@ class AlertVoice:
             try:
                 self._say(sentence.text)
                 said += 1
+                log.info("alert sentence said", extra=fields(msg_id=sentence.msg_id, kind=sentence.kind))
             except Exception as exc:  # a speaker gone: the alert still goes on in the cloud; log, never the words
                 log.error("alert sentence not said", extra=fields(msg_id=sentence.msg_id, reason=str(exc)[:200]))
         return said
