@@ -854,7 +854,15 @@ struct StreamWorkerContext {
     descriptors: Box<[libc::pollfd]>,
     transfer_buffer: Box<[u8]>,
     poll_timeout: i32,
+    // papo patch: EIO from avail_delay() recovered in a row, without a period processed in between.
+    io_errors_in_a_row: u32,
 }
+
+/// papo patch: how many EIO in a row `poll_for_period` recovers from (through the worker's prepare()) before
+/// it reports the error. ALSA's PulseAudio plugin answers EIO from its delay callback when the worker was
+/// starved long enough for its stream to underrun (the stream is recreated by prepare() and plays again);
+/// a device that really failed keeps answering EIO and is reported after these attempts.
+const IO_ERRORS_RECOVERED: u32 = 8;
 
 impl StreamWorkerContext {
     fn new(poll_timeout: &Option<Duration>, stream: &StreamInner, rx: &TriggerReceiver) -> Self {
@@ -902,6 +910,7 @@ impl StreamWorkerContext {
             descriptors,
             transfer_buffer,
             poll_timeout,
+            io_errors_in_a_row: 0,
         }
     }
 }
@@ -1084,6 +1093,7 @@ fn poll_for_period(
     let StreamWorkerContext {
         ref mut descriptors,
         ref poll_timeout,
+        ref mut io_errors_in_a_row,
         ..
     } = *ctxt;
 
@@ -1143,8 +1153,26 @@ fn poll_for_period(
         }
         // Xrun: recover via prepare() (+ start() for capture, handled by the worker).
         Err(err) if err.errno() == libc::EPIPE => return Err(ErrorKind::Xrun.into()),
-        res => res,
-    }?;
+        // papo patch: ALSA's PulseAudio plugin cannot tell the delay of a playback stream that is prepared but
+        // not started (after an xrun's prepare(), it starts once enough is written) and answers EIO; what is
+        // free in the buffer is what this poll needs, and nothing is queued yet.
+        Err(err)
+            if err.errno() == libc::EIO
+                && matches!(stream.handle.state(), alsa::pcm::State::Prepared) =>
+        {
+            (stream.handle.avail_update()?, 0)
+        }
+        // papo patch: another transient EIO (see IO_ERRORS_RECOVERED) is recovered like an xrun.
+        Err(err) if err.errno() == libc::EIO && *io_errors_in_a_row < IO_ERRORS_RECOVERED => {
+            *io_errors_in_a_row += 1;
+            return Err(Error::with_message(
+                ErrorKind::Xrun,
+                "I/O error from the device; recovering as from an xrun",
+            ));
+        }
+        res => res?,
+    };
+    *io_errors_in_a_row = 0;
     // ALSA can have spurious wakeups where poll returns but avail < avail_min.
     // This is documented to occur with dmix (timer-driven) and other plugins.
     // Verify we have room for at least one full period before processing.
