@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from litestar import Litestar
 
@@ -33,6 +33,8 @@ from papo.wiring import Wiring
 from papo_sync.protocol import Command, CommandName, CommandResult
 
 log = logging.getLogger(__name__)
+
+SHUTDOWN_WAIT_S = 10.0  # what systemd's stop timeout and the tests' Ctrl-C leave for the tasks, together
 
 
 def create_app(settings: Settings, open_source: Callable[[], FrameSource] | None = None) -> Litestar:
@@ -82,9 +84,7 @@ def create_app(settings: Settings, open_source: Callable[[], FrameSource] | None
             erasures.stop()
             if link is not None:
                 await asyncio.to_thread(link.stop)
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
-                    await asyncio.wait_for(task, timeout=10)
+            await _finish(tasks)
             await asyncio.to_thread(parts.close)
             presence.release()
             log.info("daemon stopped")
@@ -101,6 +101,18 @@ def create_app(settings: Settings, open_source: Callable[[], FrameSource] | None
             yield
 
     return build_app(ctx, lifespan=[pipeline_lifespan, mdns_lifespan])
+
+
+async def _finish(tasks: Sequence[asyncio.Task[Any]]) -> None:
+    """Give the background tasks SHUTDOWN_WAIT_S in all to end (not each), then cancel and name those still running."""
+    done, running = await asyncio.wait(tasks, timeout=SHUTDOWN_WAIT_S)
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", extra={"task": task.get_name(), "reason": repr(task.exception())})
+    if running:
+        log.warning("stopping without waiting for", extra={"tasks": ",".join(sorted(t.get_name() for t in running))})
+        for task in running:
+            task.cancel()
 
 
 async def _watch_erasures(erasures: ErasureWatcher, started: asyncio.Task[None] | None) -> None:
