@@ -21,6 +21,7 @@ from papo.errors import ModelError, PapoError
 from papo.models.manifest import load_manifest
 from papo.models.provision import provision
 from papo.settings import Settings, TtsSettings
+from papo.speech.espeak import silent_env
 from papo.speech.spoken import in_words
 from papo.system.logging import fields
 
@@ -85,6 +86,7 @@ class EspeakVoice:
                 capture_output=True,
                 check=True,
                 timeout=30,
+                env=silent_env(),
             ).stdout
             data, rate = sf.read(io.BytesIO(wav), dtype="float32")
         except (subprocess.SubprocessError, OSError, RuntimeError) as exc:

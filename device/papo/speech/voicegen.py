@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import tempfile
 from functools import cached_property
@@ -14,7 +13,8 @@ import numpy.typing as npt
 
 from papo.audio import SAMPLE_RATE
 from papo.audio.resample import to_pipeline_rate
-from papo.errors import ModelError, PapoError
+from papo.errors import ModelError
+from papo.speech.espeak import require_espeak, silent_env
 
 KOKORO_RATE = 24_000
 DEFAULT_VOICE = "jm_kumo"  # measured: Whisper base understands it best of the five shipped voices
@@ -23,8 +23,7 @@ _MAX_TOKENS = 500
 
 def espeak_phonemes(text: str, voice: str = "pt-br") -> str:
     """Return espeak-ng's IPA phonemes for `text`, clauses joined with commas."""
-    if shutil.which("espeak-ng") is None:
-        raise PapoError("espeak-ng is not installed; install it with `sudo apt-get install espeak-ng`")
+    require_espeak()
     out = subprocess.run(
         ["espeak-ng", "-q", "--ipa", "-v", voice, "--stdin"],  # text on stdin: never an option or a file name
         input=text,
@@ -32,6 +31,7 @@ def espeak_phonemes(text: str, voice: str = "pt-br") -> str:
         text=True,
         check=True,
         timeout=30,
+        env=silent_env(),
     ).stdout
     return ", ".join(line.strip() for line in out.splitlines() if line.strip())
 
@@ -40,11 +40,10 @@ def espeak_voice(text: str, voice: str = "pt-br") -> npt.NDArray[np.float32]:
     """Speak `text` with espeak-ng's own voice; 16 kHz mono float32."""
     import soundfile as sf
 
-    if shutil.which("espeak-ng") is None:
-        raise PapoError("espeak-ng is not installed; install it with `sudo apt-get install espeak-ng`")
+    require_espeak()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "speech.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True, timeout=60)
+        subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True, timeout=60, env=silent_env())
         data, rate = sf.read(str(path), dtype="float32")
     return to_pipeline_rate(np.asarray(data, dtype=np.float32), int(rate))
 
