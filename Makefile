@@ -11,11 +11,20 @@ APT_PACKAGES := espeak-ng libportaudio2 alsa-utils sox libasound2-dev libsystemd
 # ... and the tests: a real PulseAudio server with null sinks (reached through ALSA's pulse plugin), and the
 # mosquitto and redis-server programs (the sync tests start their own broker and Redis beside the machine's);
 # pg_dump (postgresql-client) searches the cloud database for erased words.
-APT_TEST_PACKAGES := pulseaudio pulseaudio-utils libasound2-plugins mosquitto redis-server postgresql-client chromium systemd
+# The appliance image's amd64 twin (tests/e2e/test_image_boot.py): mmdebstrap builds its Debian root, mke2fs
+# (e2fsprogs) its disk, qemu-img (qemu-utils) the test's throw-away overlay; qemu-system-x86 boots it (installed by
+# image/host-qemu.sh: on this machine kind it must come from bookworm-backports, like qemu-utils); shellcheck
+# checks the image scripts.
+APT_TEST_PACKAGES := pulseaudio pulseaudio-utils libasound2-plugins mosquitto redis-server postgresql-client chromium systemd \
+	mmdebstrap e2fsprogs qemu-utils shellcheck
+# `make wheels`: papo's native module cross-built for the Raspberry Pi (aarch64) links the arm64 ALSA library
+# (Debian multiarch) with the aarch64 cross toolchain; qemu-user imports the result under emulation.
+APT_WHEELS_PACKAGES := gcc-aarch64-linux-gnu libc6-dev-arm64-cross libasound2-dev:arm64 unzip binutils qemu-user-static
 UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 export PATH := $(HOME)/.local/bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help bootstrap system-packages test-packages rust uv setup demo test test-fast lint format css i18n bench clean
+.PHONY: help bootstrap system-packages test-packages wheels-packages rust uv setup demo test test-fast lint format css i18n \
+	bench wheels twin image clean
 
 help: ## show the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -31,6 +40,13 @@ system-packages: ## install the Debian packages papo needs (as root), or print t
 
 test-packages: ## install the Debian packages the tests need (as root), or print the command
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES) $(APT_TEST_PACKAGES)"
+	@image/host-qemu.sh
+
+wheels-packages: ## install the cross toolchain and the arm64 ALSA headers for `make wheels` (as root)
+	@dpkg --print-foreign-architectures | grep -qx arm64 || { \
+	  if [ "$$(id -u)" = "0" ]; then dpkg --add-architecture arm64 && apt-get update -qq; \
+	  else echo "run: sudo dpkg --add-architecture arm64 && sudo apt-get update"; exit 1; fi; }
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_WHEELS_PACKAGES)"
 
 apt-install:
 	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done | tr '\n' ' '); \
@@ -93,6 +109,15 @@ bench: setup test-packages ## run the benchmarks
 	$(UV) run --frozen python bench/privacy.py
 	$(UV) run --frozen python bench/alerts.py
 	$(UV) run --frozen python bench/web.py
+
+wheels: setup wheels-packages ## papo's wheels in dist/wheels: this machine's and the Raspberry Pi's (aarch64, cross-built)
+	image/wheels.sh
+
+twin: setup test-packages ## build (or reuse, ~/.cache/papo-image) the appliance's amd64 twin image; prints its directory
+	image/twin.sh
+
+image: setup ## the Raspberry Pi OS image (pi-gen, as root; needs archive.raspberrypi.com and GitHub, see README)
+	image/build-pi.sh
 
 clean: ## remove build and test leftovers
 	rm -rf .pytest_cache .mypy_cache .ruff_cache dist build native/target device/papo/_native*.so
