@@ -17,11 +17,12 @@ DESCRIPTION = """\
 Papo Social: a voice companion you talk to (Portuguese first, English too).
 
 Everyday commands:
-  papo demo                 a sample sentence: what the companion understood, and its spoken answer
+  papo demo                 a short spoken conversation: what the companion understood and answered
   papo listen FILE.wav      write down everything said in a recording
   papo listen --mic         write down what you say into the microphone (Ctrl-C to stop)
   papo listen FILE --reply  ...and answer each sentence aloud, as the companion would
   papo say "Bom dia!"       say a sentence with the companion's voice
+  papo chat                 talk to the companion by typing (or: papo chat "Bom dia, Papo!")
   papo run                  start the companion service with its local web page
   papo audio test           check the microphone and the speaker
   papo models list          show the speech models and whether they are ready
@@ -45,12 +46,14 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="hear a sample Portuguese sentence, show what was understood and answer it",
-        description="Plays a sample Brazilian Portuguese sentence into the companion as if someone said it, "
-        "finds the speech, writes it down, stores it, answers it aloud (or into a WAV file when there is no "
-        "speaker) and shows how long each step took.",
+        help="a short spoken conversation with the companion: what it heard, what it answered, how fast",
+        description="Prepares every model first (with progress), then plays three Brazilian Portuguese sentences "
+        "into the companion as if someone said them: something about the person's day, a question that needs "
+        "what was said, and the time. For each it shows what was heard, what the companion answered (aloud, or "
+        "into a WAV file when there is no speaker) and how long it took from the end of speech. With --text or "
+        "--no-reply: one sentence only.",
     )
-    demo.add_argument("--text", help="say this sentence instead of the built-in sample (made with a synthetic voice)")
+    demo.add_argument("--text", help="say only this sentence (made with a synthetic voice) and answer it")
     demo.add_argument("--fast", action="store_true", help="do not wait for the sample to play at normal speed")
     demo.add_argument("--no-reply", action="store_true", help="only write down what was heard; do not answer")
 
@@ -89,6 +92,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     say.add_argument("text", help="what to say, in quotes")
     say.add_argument("--out", type=Path, help="write the speech to this WAV file instead of playing it")
+
+    chat = commands.add_parser(
+        "chat",
+        help="talk to the companion by typing instead of speaking",
+        description="Type to the companion and read its answers: the same companion as the voice, with the same "
+        "rules, reminders and memory, and what you type is kept in its records like speech said to it. Give one "
+        'sentence in quotes (papo chat "Que horas são?"), or nothing to have a conversation: type a line, press '
+        "Enter, read the answer; type «sair» or press Ctrl-D to end. Each answer is also said aloud, unless "
+        "--no-voice.",
+    )
+    chat.add_argument("text", nargs="?", help="one sentence to say to the companion, in quotes (default: a talk)")
+    chat.add_argument("--no-voice", action="store_true", help="only print the answers; do not say them aloud")
+    chat.add_argument(
+        "--json",
+        action="store_true",
+        help="print each answer as one JSON line: the reply, the rule that answered it (or null for the language "
+        "model) and the milliseconds to its first word",
+    )
 
     history = commands.add_parser(
         "history",
@@ -226,6 +247,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     from papo import commands
 
     if args.command == "demo":
+        if args.text is None and not args.no_reply:
+            return commands.conversation_demo(settings, fast=args.fast)
         return commands.demo(settings, text=args.text, fast=args.fast, reply=not args.no_reply)
     if args.command == "listen":
         if args.file is None and not args.mic:
@@ -241,6 +264,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         )
     if args.command == "say":
         return commands.say(settings, args.text, args.out)
+    if args.command == "chat":
+        return commands.chat(settings, args.text, voice=not args.no_voice, as_json=args.json)
     if args.command == "history":
         return commands.history(settings, limit=args.limit, as_json=args.json)
     if args.command == "forget":

@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from papo.audio.sources import FrameSource
     from papo.conversation.memory import MemoryStore
     from papo.conversation.runtime import ConversationRuntime
+    from papo.conversation.tuning import Tuning
     from papo.engine import SpeechEngine
-    from papo.listener import Listener
+    from papo.listener import Listener, PauseObserver
     from papo.privacy.scrub import Scrubber
     from papo.speech.tts import CachedVoice, Speaker
 
@@ -91,13 +92,16 @@ class Wiring:
             self._engine = load_engine(self.settings)
         return self._engine
 
-    def listener(self, speculative: bool) -> Listener:
-        """A listener on the speech models, with its own speech-to-text worker thread."""
+    def listener(self, speculative: bool, observer: PauseObserver | None = None) -> Listener:
+        """A listener on the speech models, with its own speech-to-text worker thread.
+
+        `observer` is told of the person's pauses (the companion's anticipator starts the answer there).
+        """
         from papo.listener import Listener
 
         executor = self._stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="stt"))
         engine = self.engine()
-        return Listener(engine.endpointer(), engine.transcriber, executor, speculative=speculative)
+        return Listener(engine.endpointer(), engine.transcriber, executor, speculative=speculative, observer=observer)
 
     def microphone(self, device: str | None = None) -> FrameSource:
         """The microphone (`device`, else the configured one); raises NoAudioInputError when there is none."""
@@ -151,10 +155,17 @@ class Wiring:
 
         return Scrubber(self.store(), self.settings.memory_dir, memory, self.cache, self.settings.crew_dir)
 
-    def conversation(self, speaker: Speaker) -> ConversationRuntime:
-        """The conversation engine speaking on `speaker`, not started yet (`start()` loads the LLM and memory)."""
-        from papo.conversation.runtime import ConversationRuntime
+    def conversation(
+        self, speaker: Speaker, tuning: Tuning | None = None, voice: CachedVoice | None = None
+    ) -> ConversationRuntime:
+        """The conversation engine speaking on `speaker`, not started yet (`start()` loads the LLM and memory).
 
-        runtime = ConversationRuntime(self.settings, self.store(), speaker, self.cache())
+        `tuning`: how it asks the model (default: the tuned prompt and sampling; the benchmark also runs LEGACY);
+        `voice`: another voice than the configured one (`papo chat --no-voice` voices nothing).
+        """
+        from papo.conversation.runtime import ConversationRuntime
+        from papo.conversation.tuning import TUNED
+
+        runtime = ConversationRuntime(self.settings, self.store(), speaker, self.cache(), tuning or TUNED, voice)
         self._stack.callback(runtime.close)
         return runtime

@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 DEMO_SAMPLE = "demo-pt-BR.wav"
 
 
-def _demo_audio(parts: Wiring, text: str | None) -> tuple[npt.NDArray[np.float32], str]:
+def demo_speech(parts: Wiring, text: str | None) -> tuple[npt.NDArray[np.float32], str]:
+    """`text` voiced by a synthetic voice (Kokoro, else espeak-ng; cached), or the built-in sample; and its words."""
     if text is None:
         assets = resources.files("papo") / "assets"
         expected = (assets / "demo-pt-BR.txt").read_text(encoding="utf-8").strip()
@@ -73,14 +74,14 @@ def demo(settings: Settings, text: str | None, fast: bool, reply: bool = True) -
         _say(
             f"models ready in {engine.load_ms / 1000:.1f} s: speech-to-text {engine.stt_model}, VAD {engine.vad_model}"
         )
-        samples, expected = _demo_audio(parts, text)
+        samples, expected = demo_speech(parts, text)
         store = parts.store()
         turns_before = store.turns.count()
         pace = "as fast as possible" if fast else "at normal speaking speed"
         _say(f"playing a {len(samples) / SAMPLE_RATE:.1f} s sample {pace}: “{expected}”")
         heard: list[HeardTurn] = []
         for pending in hear_recording(parts.listener(speculative=not fast), samples, realtime=not fast):
-            turn = _keep(store, parts, pending, "demo")
+            turn = keep_heard(store, parts, pending, "demo")
             transcript = pending.result()
             if turn is None or transcript is None:
                 continue
@@ -102,7 +103,7 @@ def demo(settings: Settings, text: str | None, fast: bool, reply: bool = True) -
     return 0
 
 
-def _keep(store: Store, parts: Wiring, pending: PendingUtterance, source: str) -> Turn | None:
+def keep_heard(store: Store, parts: Wiring, pending: PendingUtterance, source: str) -> Turn | None:
     """Store one utterance of the demo (its sample is said to Papo); None when it held no words."""
     new = parts.engine().heard(pending)
     return None if new is None else store.turns.record(new, source)

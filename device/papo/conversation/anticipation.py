@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -49,8 +49,10 @@ class Anticipator:
         messages_for: Callable[[str], list[ChatMessage] | None],
         max_tokens: int,
         temperature: float,
+        shape: Callable[[Iterable[str]], Iterator[str]] = iter,
     ) -> None:
         self._voice = voice
+        self._shape = shape  # what makes the model's sentences fit to be said (reply_filter.speakable)
         self._llm = llm
         self._messages_for = messages_for
         self._max_tokens = max_tokens
@@ -116,7 +118,7 @@ class Anticipator:
                     first_token.append(time.monotonic())
                 yield piece
 
-        cut = sentences(timed(stream))
+        cut = self._shape(sentences(timed(stream)))
         try:
             first = next(cut, None)
             speech = None if first is None or generation != self._generation else self._voiced(first)

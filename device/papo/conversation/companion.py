@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import partial
 
 from papo.conversation.alert_state import AlertCases
 from papo.conversation.alert_voice import ALERT_WAIT_S, AlertVoice
@@ -29,12 +30,14 @@ from papo.conversation.everyday import (
     reminders_said,
     time_now,
 )
-from papo.conversation.llm import ChatClient, ChatMessage
+from papo.conversation.llm import ChatClient, ChatMessage, LlmUnavailableError
 from papo.conversation.memory import MemoryStore
+from papo.conversation.person import person_name
 from papo.conversation.phrases import (
     ALERT_OFFLINE,
     CHECK_IN,
     GLAD_FINE,
+    NOTHING_FIT,
     WARMING_UP,
     reminder_confirmation,
     reminder_due,
@@ -42,11 +45,15 @@ from papo.conversation.phrases import (
     urgent_reply,
 )
 from papo.conversation.post_turn import PostTurnReviewer
-from papo.conversation.prompt import PastTurn, build_messages
+from papo.conversation.prompt import Grounding, PastTurn, PromptStyle, build_messages, companion_messages
+from papo.conversation.reach import cannot, out_of_reach
 from papo.conversation.reminders import parse_reminder
 from papo.conversation.replier import Replier
+from papo.conversation.reply_filter import speakable
 from papo.conversation.speech_output import SpeechOutput
+from papo.conversation.tuning import TUNED, Tuning
 from papo.conversation.turn import HeardTurn, TurnContext, TurnOutcome, keep
+from papo.conversation.voice_controls import VoiceChange, VoiceControls
 from papo.conversation.wake import mentions
 from papo.conversation.wellbeing import WellbeingSign, assess, says_fine
 from papo.errors import PapoError
@@ -77,8 +84,10 @@ class Companion:
         memory: Callable[[], MemoryStore | None],
         crew: CrewRuntime,
         alerts: AlertVoice | None = None,
+        tuning: Tuning = TUNED,
     ) -> None:
         self._settings = settings
+        self._tuning = tuning
         self._conversation = settings.conversation
         self._language = settings.conversation.language
         self._store = store
@@ -91,10 +100,13 @@ class Companion:
         self.reminders_missed = 0  # reminders found overdue past the grace since start (reported on /health)
         self.llm_failing = False  # the last reply meant for the LLM got the fallback phrase (reported on /health)
         self._last_conversation_id: str | None = None
+        shape = partial(speakable, instead=NOTHING_FIT[self._language]) if tuning.filtered else iter
         self.anticipator = Anticipator(
-            output.voice, llm, self._anticipated_messages, settings.llm.max_tokens, settings.llm.temperature
+            output.voice, llm, self._anticipated_messages, settings.llm.max_tokens, settings.llm.temperature, shape
         )
-        self._replier = Replier(output, self.anticipator, settings.llm, self._language)
+        self._replier = Replier(output, self.anticipator, settings.llm, self._language, shape)
+        self.voice_controls = VoiceControls(output, settings, self._language)
+        self.last_intent: str | None = None  # the rule that answered the last turn ("time", "weather"...), if any
         self._reviewer = PostTurnReviewer(store, memory, crew, lambda: self._conversation.review_after_idle_s)
         self.alerts = alerts or AlertVoice(
             output.say, AlertCases(self._language, lambda: self._conversation.checkin_min * 60, ALERT_WAIT_S)
@@ -114,6 +126,7 @@ class Companion:
         and the reply are stored after it, each failure logged and never skipping what follows.
         """
         started = heard.eos_monotonic if heard.eos_monotonic is not None else time.monotonic()
+        self.last_intent = None
         sign = self._rules(heard.text) if _has_words(heard.text) else None
         # «estou bem» answers the check-in of an open alert, wake word or not: it ends the check-ins
         fine = sign is None and self.alerts.checking_in and says_fine(heard.text)
@@ -126,6 +139,7 @@ class Companion:
         # «estou bem» not said to Papo (the answer to an alert's check-in) gets a word back; said to it, a reply
         first = GLAD_FINE[self._language] if fine and not addressed else self._first_answer(sign, addressed, offline)
         if first is not None:
+            self.last_intent = "wellbeing"
             self._say_first(turn, outcome, first)
         turn = replace(turn, heard=keep(heard, self._store))
         event_id = self._record_sign(sign, turn.heard.turn_id)
@@ -146,6 +160,20 @@ class Companion:
         if addressed:
             self._reviewer.submit(turn, outcome)
         return outcome
+
+    def warm_up(self) -> None:
+        """Have the model read the fixed part of the prompt once now, so the first reply does not wait for it."""
+        llm = self._llm()
+        if llm is None:
+            return
+        started = time.monotonic()
+        try:
+            for _ in llm.stream(self._messages("Oi", None, [], None, None), 1, self._settings.llm.temperature):
+                pass
+        except LlmUnavailableError as exc:
+            log.warning("language model warm-up failed", extra=fields(reason=str(exc)[:200]))
+            return
+        log.info("language model warmed up", extra=fields(ms=round((time.monotonic() - started) * 1000)))
 
     def apply_settings(self, conversation: ConversationSettings) -> None:
         """Take at once the conversation settings that apply live (wake words, follow-up window, sizes...)."""
@@ -303,14 +331,18 @@ class Companion:
             log.error("reminder not stored", extra=fields(reason=str(exc)))
             return None
         now = datetime.now().astimezone()
+        self.last_intent = "reminder"
         return reminder_confirmation(turn.reminder.what, turn.reminder.due_at.astimezone(), now, self._language)
 
     def _everyday_reply(self, text: str) -> str | None:
         """The exact answer to an everyday question ("" to say nothing: "para"), or None for the model."""
         intent = recognise(text)
         if intent is None:
-            return None
+            return self._out_of_reach_reply(text)
+        self.last_intent = intent.value
         log.info("everyday question", extra=fields(intent=intent.value))
+        if intent in (Intent.SLOWER, Intent.FASTER, Intent.LOUDER, Intent.SOFTER):
+            return self.voice_controls.change(VoiceChange(intent.value))
         now, language = datetime.now().astimezone(), self._language
         try:
             if intent is Intent.REMINDERS:
@@ -331,17 +363,35 @@ class Companion:
             return ""
         return self._last_reply or nothing_to_repeat(language)
 
+    def _out_of_reach_reply(self, text: str) -> str | None:
+        """The honest "não consigo" to a request for the weather, the news or a call; None for anything else."""
+        kind = out_of_reach(text) if self._tuning.reach_rules else None
+        if kind is None:
+            return None
+        self.last_intent = kind.value
+        log.info("request out of reach", extra=fields(intent=kind.value))
+        return cannot(kind, self._language)
+
     def _messages(
         self, text: str, conversation_id: str | None, memories: list[str], concern: str | None, turn_id: str | None
     ) -> list[ChatMessage]:
-        return build_messages(
-            self._language,
-            self._conversation.companion_name,
-            text,
-            memories,
-            self._history(conversation_id, turn_id),
-            concern=concern,
-        )
+        history = self._history(conversation_id, turn_id)
+        name = self._conversation.companion_name
+        if self._tuning.style is PromptStyle.LEGACY:
+            return build_messages(self._language, name, text, memories, history, concern=concern)
+        grounding = Grounding(datetime.now().astimezone(), self._person(text, history), tuple(memories), concern)
+        return companion_messages(self._language, name, text, grounding, history)
+
+    def _person(self, text: str, history: list[PastTurn]) -> str | None:
+        """The person's name, from their own words: this utterance, the conversation, what Papo keeps of them."""
+        said = [text] + [t.text for t in reversed(history) if t.role == "person"]
+        name = person_name(said)
+        if name is not None:
+            return name
+        try:
+            return person_name(m.text for m in reversed(self._store.memories.all()))
+        except PapoError:
+            return None
 
     def _anticipated_messages(self, text: str) -> list[ChatMessage] | None:
         """The prompt a reply to `text` would get, or None when the answer will not come from the LLM."""
@@ -349,6 +399,8 @@ class Companion:
             return None
         if assess(text) is not None or parse_reminder(text, datetime.now().astimezone()) is not None:
             return None
+        if recognise(text) is not None or (self._tuning.reach_rules and out_of_reach(text) is not None):
+            return None  # a rule answers: the model is not asked
         return self._messages(text, self._last_conversation_id, self._recall(text), None, None)
 
     def _history(self, conversation_id: str | None, turn_id: str | None) -> list[PastTurn]:

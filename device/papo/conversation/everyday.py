@@ -1,4 +1,8 @@
-"""Everyday questions answered exactly, without the language model: the time, the date, the name, "repete"."""
+"""Everyday questions answered exactly, without the language model.
+
+The time, the date, the name, "repete", the reminders, the memories, "para", and "fala mais devagar / mais rápido /
+mais alto / mais baixo".
+"""
 
 from __future__ import annotations
 
@@ -20,9 +24,14 @@ class Intent(StrEnum):
     REMINDERS = "reminders"
     MEMORIES = "memories"
     STOP = "stop"
+    SLOWER = "slower"
+    FASTER = "faster"
+    LOUDER = "louder"
+    SOFTER = "softer"
 
 
-_POLITE = r"(?:\b(?:papo|por favor|please|ai|entao|me diz|me diga|me fala|voce sabe|sabe|tell me|agora|now)\b[\s,]*)*"
+_POLITE = r"(?:\b(?:e|papo|por favor|please|ai|entao|me diz|me diga|me fala|voce sabe|sabe|tell me|agora|now)\b[\s,]*)*"
+_SPEAK = r"(?:(?:voce )?(?:pode |poderia |consegue )?(?:fala|fale|falar)\s+)?(?:um (?:pouco|pouquinho|pouco) )?"
 _PATTERNS: tuple[tuple[Intent, re.Pattern[str]], ...] = tuple(
     (intent, re.compile(rf"^{_POLITE}(?:{pattern})(?:[\s,]+{_POLITE})?$"))
     for intent, pattern in (
@@ -49,6 +58,18 @@ _PATTERNS: tuple[tuple[Intent, re.Pattern[str]], ...] = tuple(
             Intent.STOP,
             r"(?:para|pare|chega|silencio|fica quiet[oa]|fique quiet[oa]|cala a boca|stop|be quiet|quiet|enough)"
             r"(?: de falar)?",
+        ),
+        (Intent.SLOWER, rf"{_SPEAK}(?:mais )?(?:devagar|devagarinho|lento|pausado)|slow down|speak (?:more )?slowly"),
+        (Intent.FASTER, rf"{_SPEAK}mais (?:rapido|depressa|ligeiro)|speak faster|faster"),
+        (
+            Intent.LOUDER,
+            rf"{_SPEAK}mais alto(?: que eu nao (?:escuto|ouco|estou ouvindo|to ouvindo))?"
+            r"|aumenta(?:r)? o (?:volume|som)|(?:eu )?nao (?:estou|to) (?:te )?ouvindo(?: direito)?|speak up|louder",
+        ),
+        (
+            Intent.SOFTER,
+            rf"{_SPEAK}mais baixo|(?:abaixa|abaixe|diminui|diminua)(?:r)? o (?:volume|som)"
+            r"|speak (?:more )?softly|softer",
         ),
         (
             Intent.MEMORIES,

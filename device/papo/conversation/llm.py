@@ -51,7 +51,10 @@ def locate(base_url: BaseUrl) -> Callable[[], str]:
 
 
 class ChatClient:
-    """Streams chat completions from `base_url` (…/v1) with a first-token and a whole-reply deadline."""
+    """Streams chat completions from `base_url` (…/v1) with a first-token and a whole-reply deadline.
+
+    `options` are more fields of every request, for the servers that take them (top_p, repeat_penalty, grammar).
+    """
 
     def __init__(
         self,
@@ -60,8 +63,10 @@ class ChatClient:
         first_token_timeout_s: float,
         reply_timeout_s: float,
         api_key: str | None = None,
+        options: dict[str, object] | None = None,
     ) -> None:
         self._locate = locate(base_url)
+        self._options = dict(options or {})  # more request fields (top_p, repeat_penalty, a llama.cpp grammar)
         self.model = model
         self._first_token_timeout = first_token_timeout_s
         self._reply_timeout = reply_timeout_s
@@ -82,7 +87,7 @@ class ChatClient:
 
     def stream(self, messages: list[ChatMessage], max_tokens: int, temperature: float) -> Generator[str, None, None]:
         """Yield the reply's text as it is written; LlmUnavailableError if the endpoint fails or is too slow."""
-        body = {
+        body = self._options | {
             "model": self.model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
             "max_tokens": max_tokens,

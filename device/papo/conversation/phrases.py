@@ -104,3 +104,7 @@ def reminder_missed(what: str, due_local: datetime, language: str) -> str:
     if language == "en":
         return f"You had a reminder {at}: {what}."
     return f"Você tinha um lembrete {at}: {what}."
+
+
+# Said when everything the model wrote was dropped by the reply filter (a cliché, a dose, code...).
+NOTHING_FIT = {"pt": "Hum, me conte mais sobre isso.", "en": "Hmm, tell me more about that."}

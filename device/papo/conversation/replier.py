@@ -22,8 +22,16 @@ log = logging.getLogger(__name__)
 class Replier:
     """Turns text (fixed, prepared or streamed) into speech on the output, recording what was said and when."""
 
-    def __init__(self, output: SpeechOutput, anticipator: Anticipator, settings: LlmSettings, language: str) -> None:
+    def __init__(
+        self,
+        output: SpeechOutput,
+        anticipator: Anticipator,
+        settings: LlmSettings,
+        language: str,
+        shape: Callable[[Iterable[str]], Iterator[str]] = iter,
+    ) -> None:
         self._output = output
+        self._shape = shape  # what makes the model's sentences fit to be said (reply_filter.speakable)
         self._anticipator = anticipator
         self._settings = settings
         self._language = language
@@ -75,7 +83,7 @@ class Replier:
                 yield piece
 
         try:
-            self._say_sentences(turn, outcome, said, sentences(timed()))
+            self._say_sentences(turn, outcome, said, self._shape(sentences(timed())))
         except LlmUnavailableError as exc:
             log.warning("language model unavailable; fallback answer", extra=fields(reason=str(exc)[:200]))
             if not outcome.spoken_sentences:

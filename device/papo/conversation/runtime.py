@@ -17,6 +17,7 @@ from papo.conversation.llm import ChatClient, LlmUnavailableError
 from papo.conversation.memory import MemoryStore, open_memory
 from papo.conversation.speech_output import SpeechOutput
 from papo.conversation.supervisor import ServerStatus
+from papo.conversation.tuning import TUNED, Tuning
 from papo.errors import PapoError
 from papo.settings import Settings
 from papo.speech.tts import CachedVoice, Speaker
@@ -58,9 +59,18 @@ def endpoint_key(settings: Settings) -> str | None:
 class ConversationRuntime:
     """Owns the companion and what it runs on; the voice works at once, the LLM and memory once `start()` ran."""
 
-    def __init__(self, settings: Settings, store: Store, speaker: Speaker, cache: _native.Cache | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        speaker: Speaker,
+        cache: _native.Cache | None,
+        tuning: Tuning = TUNED,
+        voice: CachedVoice | None = None,
+    ) -> None:
         self.status = ConversationStatus()
         self.settings = settings
+        self.tuning = tuning
         self._store = store
         self._cache = cache
         self._server: EmbeddedLlm | None = None
@@ -68,7 +78,7 @@ class ConversationRuntime:
         self._api_key = secrets.token_urlsafe(32) if embedded else endpoint_key(settings)  # per run when embedded
         self.llm: ChatClient | None = None
         self.memory: MemoryStore | None = None
-        voice = CachedVoice.configured(settings, cache)
+        voice = voice or CachedVoice.configured(settings, cache)
         self.crew = CrewRuntime(
             self._base_url,
             settings.llm.model,
@@ -77,8 +87,9 @@ class ConversationRuntime:
             api_key=self._api_key,
         )
         self.companion = Companion(
-            settings, store, SpeechOutput(voice, speaker), lambda: self.llm, lambda: self.memory, self.crew
-        )
+            settings, store, SpeechOutput(voice, speaker), lambda: self.llm, lambda: self.memory, self.crew,
+            tuning=tuning,
+        )  # fmt: skip
         self.status.voice = voice.name
         self.status.llm_url, self.status.llm_model = settings.llm.endpoint, settings.llm.model
         if not settings.conversation.enabled:
@@ -104,6 +115,8 @@ class ConversationRuntime:
             self.llm = client
             if settings.llm.endpoint != EMBEDDED and not client.ready():
                 log.warning("language model endpoint not answering yet", extra=fields(url=client.base_url))
+            if settings.llm.endpoint == EMBEDDED:
+                self.companion.warm_up()
         except PapoError as exc:
             self.status.state, self.status.detail = ConversationState.NO_LLM, str(exc)
             retrying = self._server is not None  # the supervisor keeps trying; /health follows its state
@@ -135,7 +148,10 @@ class ConversationRuntime:
 
     def _client(self) -> ChatClient:
         llm = self.settings.llm
-        return ChatClient(self._base_url, llm.model, llm.first_token_timeout_s, llm.reply_timeout_s, self._api_key)
+        options = self.tuning.request_options(embedded=llm.endpoint == EMBEDDED)
+        return ChatClient(
+            self._base_url, llm.model, llm.first_token_timeout_s, llm.reply_timeout_s, self._api_key, options
+        )
 
     @property
     def llm_server_pid(self) -> int | None:

@@ -1,0 +1,164 @@
+"""The reply filter, the grammar, the grounded prompt, the person's name and the honest «não consigo»."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from papo.conversation.person import person_name
+from papo.conversation.prompt import Grounding, PastTurn, companion_messages, fixed_text
+from papo.conversation.reach import OutOfReach, cannot, out_of_reach
+from papo.conversation.reply_filter import clean_sentence, speakable
+from papo.conversation.sentences import sentences
+from papo.conversation.spoken_grammar import SPOKEN_TEXT
+from papo.conversation.tuning import LEGACY, TUNED
+
+
+@pytest.mark.parametrize(
+    ("raw", "said"),
+    [
+        ("**Que bom!** Conte mais.", "Que bom! Conte mais."),
+        ("Que alegria 😊🌻!", "Que alegria!"),
+        ("- Caminhar faz bem.", "Caminhar faz bem."),
+        ("1. Beba água.", "Beba água."),
+        ("## Dica: descanse.", "Dica: descanse."),
+    ],
+)
+def test_markup_lists_and_emojis_are_removed(raw: str, said: str) -> None:
+    assert " ".join(speakable(sentences([raw]))) == said
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Como posso ajudar você hoje?",
+        "Estou aqui para ajudá-lo hoje.",
+        "Aqui estão algumas dicas para você.",
+        "Você conseguiu se tornar um assistente de conversa carinhoso.",
+        "Sou uma IA e não tenho sentimentos.",
+        "Como assistente, eu recomendo descansar.",
+        "Tome 500 mg de dipirona.",
+        "Pode tomar dois comprimidos por dia.",
+        "Tome de oito em oito horas.",
+        "Veja em https://example.com para saber mais.",
+        "Use print(x) para isso.",
+        "x = 2",
+        "😊🌻",
+    ],
+)
+def test_what_must_not_be_said_is_dropped(sentence: str) -> None:
+    assert clean_sentence(sentence) is None
+
+
+def test_ordinary_sentences_pass_unchanged() -> None:
+    for sentence in ("Que bom que a senhora foi à feira!", "São R$ 10,00 o quilo?", "Sua neta tem 8 anos?"):
+        assert clean_sentence(sentence) == sentence
+
+
+def test_a_reply_stops_at_a_whole_sentence() -> None:
+    cut = list(speakable(sentences(["Que passeio bom! A praça é linda de manhã. E a sua vizinha, como vai? E"])))
+    assert cut == ["Que passeio bom!", "A praça é linda de manhã.", "E a sua vizinha, como vai?"]
+    unfinished = list(speakable(sentences(["Que bom ouvir isso. A senhora gosta de caminhar porque"])))
+    assert unfinished == ["Que bom ouvir isso."]
+
+
+def test_a_reply_of_only_an_unfinished_sentence_is_still_said() -> None:
+    assert list(speakable(sentences(["Que bom ouvir isso"]))) == ["Que bom ouvir isso."]
+
+
+def test_a_long_reply_ends_once_enough_was_said() -> None:
+    long = " ".join(f"Esta é a frase número {n} de uma resposta longa demais para falar." for n in range(8))
+    said = list(speakable(sentences([long])))
+    assert 1 <= len(said) <= 3 and sum(len(s.split()) for s in said) <= 45
+
+
+def test_the_grammar_forbids_line_breaks_markup_and_emojis() -> None:
+    assert SPOKEN_TEXT.startswith("root ::=")
+    excluded = SPOKEN_TEXT.split("rest ::= ", 1)[1]
+    for sign in (r"\x00-\x1F", "*", "#", "`", r"\U0001F000-\U0001FAFF"):
+        assert sign in excluded
+
+
+def test_the_grammar_and_sampling_go_only_to_the_embedded_server() -> None:
+    options = TUNED.request_options(embedded=True)
+    assert options["grammar"] == SPOKEN_TEXT and "top_p" in options and "repeat_penalty" in options
+    assert TUNED.request_options(embedded=False) == {}  # another server may refuse fields it does not know
+    assert LEGACY.request_options(embedded=True) == {}
+
+
+def test_the_grounded_prompt_carries_the_moment_the_name_and_memories() -> None:
+    grounding = Grounding(datetime(2026, 11, 30, 8, 15), "Maria", ("A neta se chama Júlia",), "loneliness")
+    history = [PastTurn("person", "Oi"), PastTurn("companion", "Olá!")]
+    messages = companion_messages("pt", "Papo", "E hoje?", grounding, history)
+    assert [m.role for m in messages] == ["system", "user", "assistant", "user"]
+    system = messages[0].content
+    assert "Papo" in system and "previsão do tempo" in system and "médico" in system
+    assert system.count("você responde «") == 2  # example exchanges
+    for fact in ("segunda-feira, 30 de novembro de 2026, de manhã", "Maria", "Júlia", "loneliness"):
+        assert fact in system
+    assert [m.content for m in messages[1:]] == ["Oi", "Olá!", "E hoje?"]
+
+
+def test_the_fixed_part_of_the_prompt_comes_first_and_the_hour_changes_it_at_most() -> None:
+    """llama.cpp reuses what it already read: the rules and examples come first, the same at every turn."""
+    first = companion_messages("pt", "Papo", "Oi", Grounding(datetime(2026, 1, 1, 9, 0)), [])[0].content
+    later = companion_messages("pt", "Papo", "Tchau", Grounding(datetime(2026, 1, 1, 9, 59), "Ana"), [])[0].content
+    fixed = fixed_text("pt", "Papo")
+    assert first.startswith(fixed) and later.startswith(fixed)
+    assert first == companion_messages("pt", "Papo", "Outra", Grounding(datetime(2026, 1, 1, 9, 40)), [])[0].content
+
+
+@pytest.mark.parametrize(
+    ("texts", "name"),
+    [
+        (["Meu nome é Maria."], "Maria"),
+        (["Bom dia!", "Pode me chamar de dona Rosa, por favor."], "dona Rosa"),
+        (["Eu me chamo José Carlos e moro em Santos."], "José Carlos"),
+        (["Hoje está calor."], None),
+        (["Eu me chamo assim porque gosto."], None),
+    ],
+)
+def test_the_persons_name_comes_from_their_own_words(texts: list[str], name: str | None) -> None:
+    assert person_name(texts) == name
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Vai chover amanhã?", OutOfReach.WEATHER),
+        ("Papo, qual é a previsão do tempo?", OutOfReach.WEATHER),
+        ("Quais são as notícias de hoje?", OutOfReach.NEWS),
+        ("Quem ganhou o jogo ontem?", OutOfReach.NEWS),
+        ("Liga para a minha filha, por favor.", OutOfReach.CALL),
+        ("Papo, manda uma mensagem pro meu neto.", OutOfReach.CALL),
+        ("Quantos comprimidos de paracetamol eu posso tomar por dia?", OutOfReach.MEDICINE),
+        ("Quanto de insulina eu devo aplicar hoje?", OutOfReach.MEDICINE),
+        ("Ontem eu tomei o remédio da pressão.", None),
+        ("Ontem choveu muito e eu fiquei em casa vendo o jogo.", None),
+        ("Minha filha vai ligar para mim amanhã de manhã, que bom.", None),
+        ("Que horas são?", None),
+    ],
+)
+def test_requests_out_of_reach_are_recognised(text: str, kind: OutOfReach | None) -> None:
+    assert out_of_reach(text) == kind
+
+
+def test_the_answer_out_of_reach_says_it_cannot() -> None:
+    for kind in OutOfReach:
+        assert "não consigo" in cannot(kind, "pt").lower()
+        assert "can't" in cannot(kind, "en")
+
+
+def test_a_reply_with_nothing_fit_to_say_gets_the_short_follow_up() -> None:
+    dropped = ["Claro! Como posso ajudá-lo hoje?", "Sou uma inteligência artificial."]
+    assert clean_sentence(dropped[0]) is None
+    assert list(speakable(dropped, instead="Hum, me conte mais sobre isso.")) == ["Hum, me conte mais sobre isso."]
+    assert list(speakable([], instead="Hum, me conte mais sobre isso.")) == []  # nothing written: nothing said
+
+
+def test_a_sentence_that_would_make_the_reply_too_long_is_not_said() -> None:
+    first = "Que bom que a senhora cuida do joelho, " + "isso é muito importante para caminhar bem " * 2 + "sempre."
+    second = "Por exemplo, " + "uma peça de papel ou uma peça de corda " * 3 + "pode ajudar."
+    said = list(speakable([first, second]))
+    assert said == [first] and len(first.split()) < 45 < len(first.split()) + len(second.split())
