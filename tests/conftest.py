@@ -32,7 +32,9 @@ if TYPE_CHECKING:
     from support.pulse import PulseRig
     from support.speech import SpeechMaker
 
-pytest_plugins = ["support.sync_fixtures", "support.browser", "support.disk", "support.companion_rig"]
+pytest_plugins = [
+    "support.sync_fixtures", "support.browser", "support.disk", "support.companion_rig", "support.alert_fixtures",
+]  # fmt: skip
 
 SENTENCES = [
     "Olá, meu nome é Maria e hoje eu quero conversar sobre o meu neto.",

@@ -44,20 +44,6 @@ SECRET = "s3cret-of-the-family-hook"
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def hook() -> Iterator[HttpReceiver]:
-    receiver = HttpReceiver()
-    yield receiver
-    receiver.stop()
-
-
-@pytest.fixture
 def llm() -> Iterator[ScriptedLlm]:
     scripted = ScriptedLlm(default=Script(text="Estou aqui com você.")).start()
     yield scripted
@@ -66,7 +52,6 @@ def llm() -> Iterator[ScriptedLlm]:
 
 def _family(db: psycopg.Connection[Any], hook: HttpReceiver) -> None:
     """Ana by e-mail and Bruno by webhook, both warned first."""
-    db.execute("TRUNCATE caregiver, alert_policy, alert, alert_delivery, alert_update, wellbeing_ok")
     with psycopg.connect(db.info.dsn, autocommit=True, row_factory=dict_row) as own:
         caregivers.add(own, NewCaregiver(tenant=TENANT, name="Ana", target={
             "channel": "email", "address": "ana@example.org"}))  # fmt: skip
@@ -97,10 +82,10 @@ def _said(daemon: Daemon, kind: str) -> int:
 
 def test_a_fall_said_aloud_reaches_the_family_and_papo_says_whom_it_warned(
     state_dir: Path, tmp_path: Path, speech: SpeechMaker, engine: SpeechEngine, pulse: PulseRig, broker: Broker,
-    cloud: CloudSettings, ingestor: Ingestor, db: psycopg.Connection[Any], fleet_key: FleetKey,
+    cloud: CloudSettings, ingestor: Ingestor, alert_db: psycopg.Connection[Any], fleet_key: FleetKey,
     smtp: SmtpServer, hook: HttpReceiver, llm: ScriptedLlm,
 ) -> None:  # fmt: skip
-    _family(db, hook)
+    _family(alert_db, hook)
     room = tmp_path / "sala.wav"
     write_wav(room, with_silence([speech.say(FALL)], gap_s=0, lead_s=0.5))
     env = _device_env(state_dir, pulse, broker, llm, fleet_key)

@@ -27,7 +27,7 @@ from papo_sync.cloud.alerts.signature import verify
 from papo_sync.cloud.alerts.targets import NewCaregiver
 from papo_sync.cloud.cli import main
 from papo_sync.cloud.ingest import Ingestor
-from papo_sync.cloud.settings import AlertSettings, BrokerSettings, CloudSettings, SmtpSettings
+from papo_sync.cloud.settings import CloudSettings
 from papo_sync.protocol import (
     AlertState,
     OutboxItem,
@@ -38,8 +38,8 @@ from papo_sync.protocol import (
     sync_up_topic,
 )
 from papo_sync.signing import load_public_key, open_signed
-from support.alerts import HttpReceiver, SmtpServer
-from support.broker import CLOUD_USERS, Broker, device_password, free_port
+from support.alerts import HttpReceiver, SmtpServer, alert_settings
+from support.broker import CLOUD_USERS, Broker, device_password
 from support.fleet import FleetKey, Watcher
 from support.wait import wait_until
 
@@ -48,19 +48,6 @@ pytestmark = pytest.mark.services
 TENANT = "acme"
 SECRET = "s3cret-webhook-key-of-the-family"
 HEARD = "eu caí"
-
-
-@pytest.fixture
-def alert_db(db: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
-    db.execute("TRUNCATE caregiver, alert_policy, alert, alert_delivery, alert_update")
-    return db
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -74,16 +61,6 @@ def receivers() -> Iterator[Callable[..., HttpReceiver]]:
     yield make
     for receiver in made:
         receiver.stop()
-
-
-def _settings(cloud: CloudSettings, smtp: SmtpServer, **changes: Any) -> CloudSettings:
-    port = free_port()
-    alerts = AlertSettings(
-        smtp=SmtpSettings(port=smtp.port, from_addr="papo@example.org"), listen_port=port,
-        public_url=f"http://127.0.0.1:{port}", sweep_s=0.5, retry_first_s=0.05, retry_max_s=0.2, **changes,
-    )  # fmt: skip
-    broker = BrokerSettings(port=cloud.broker.port, username="fleet", password=CLOUD_USERS["fleet"])
-    return cloud.model_copy(update={"alerts": alerts, "broker": broker})
 
 
 @pytest.fixture
@@ -163,7 +140,7 @@ def test_a_fall_reaches_the_email_and_the_webhook_once_and_the_device_hears_each
     hook = receivers()
     _add(alert_db, "Ana", {"channel": "email", "address": "ana@example.org"})
     _add(alert_db, "Bruno", _webhook(hook))
-    services(_settings(cloud, smtp))
+    services(alert_settings(cloud, smtp))
     [msg_id] = _event(device)
 
     [mail] = smtp.messages(1)
@@ -193,7 +170,7 @@ def test_a_webhook_failing_three_times_then_succeeding_is_one_delivery_recorded_
 ) -> None:  # fmt: skip
     hook = receivers(fail_first=3)
     _add(alert_db, "Bruno", _webhook(hook))
-    services(_settings(cloud, smtp))
+    services(alert_settings(cloud, smtp))
     _event(device)
     wait_until(lambda: _deliveries(alert_db, "succeeded"), 20, "the delivery to succeed")
     [(_, name, _, status, attempts, history)] = _deliveries(alert_db)
@@ -211,8 +188,8 @@ def test_two_alert_services_deliver_each_alert_once(
     hook = receivers()
     _add(alert_db, "Ana", {"channel": "email", "address": "ana@example.org"})
     _add(alert_db, "Bruno", _webhook(hook))
-    services(_settings(cloud, smtp, senders=2))
-    services(_settings(cloud, smtp, senders=2))
+    services(alert_settings(cloud, smtp, senders=2))
+    services(alert_settings(cloud, smtp, senders=2))
     sent = [msg for _ in range(5) for msg in _event(device, count=4)]
     wait_until(lambda: len(_deliveries(alert_db, "succeeded")) == 2 * len(sent), 60, "every delivery to succeed")
     assert alert_db.execute("SELECT count(*), count(DISTINCT msg_id) FROM alert").fetchone() == (20, 20)
@@ -228,7 +205,7 @@ def test_without_an_acknowledgement_the_next_caregiver_is_warned(
     first, second = receivers(), receivers()
     _add(alert_db, "Ana", _webhook(first), position=1)
     _add(alert_db, "Bruno", _webhook(second), position=2)
-    services(_settings(cloud, smtp, escalate_after_s=1.0))
+    services(alert_settings(cloud, smtp, escalate_after_s=1.0))
     _event(device)
     first.wait_for(1)
     assert second.items == []  # not before the delay
@@ -242,7 +219,7 @@ def test_the_link_shows_a_page_on_get_and_acknowledges_on_post(
     fleet_key: FleetKey,
 ) -> None:  # fmt: skip
     _add(alert_db, "Ana", {"channel": "email", "address": "ana@example.org"})
-    services(_settings(cloud, smtp))
+    services(alert_settings(cloud, smtp))
     _event(device)
     [mail] = smtp.messages(1)
     link = re.search(r"http://\S+/ack/\S+", mail.message.get_content())
@@ -269,7 +246,7 @@ def test_a_refused_webhook_fails_at_once_and_escalates_without_waiting(
     refusing, second = receivers(fail_first=1, fail_status=404), receivers()
     _add(alert_db, "Ana", _webhook(refusing), position=1)
     _add(alert_db, "Bruno", _webhook(second), position=2)
-    services(_settings(cloud, smtp))  # the tenant's delay: 5 minutes
+    services(alert_settings(cloud, smtp))  # the tenant's delay: 5 minutes
     _event(device)
     second.wait_for(1, timeout_s=15)  # long before five minutes
     assert [r.status for r in refusing.items] == [404]  # not retried: a 404 will not change
@@ -286,7 +263,7 @@ def test_ntfy_gets_its_headers_and_a_gateway_can_acknowledge_through_the_callbac
 ) -> None:  # fmt: skip
     ntfy = receivers()
     _add(alert_db, "Carla", {"channel": "ntfy", "url": ntfy.url + "/familia-acme"})
-    services(_settings(cloud, smtp))
+    services(alert_settings(cloud, smtp))
     _event(device)
     [push] = ntfy.wait_for(1)
     assert push.path == "/familia-acme" and HEARD in push.body.decode()
@@ -304,7 +281,7 @@ def test_below_the_threshold_nothing_and_without_caregivers_the_device_is_told(
     alert_db: psycopg.Connection[Any], cloud: CloudSettings, smtp: SmtpServer, device: Watcher, services: Any,
     fleet_key: FleetKey,
 ) -> None:  # fmt: skip
-    services(_settings(cloud, smtp))
+    services(alert_settings(cloud, smtp))
     [quiet] = _event(device, severity="medium")
     [loud] = _event(device, severity="critical")
     [update] = _updates(device, fleet_key, 1)
@@ -373,7 +350,7 @@ def test_the_shipped_program_delivers_and_stops_cleanly_on_sigterm(
 ) -> None:  # fmt: skip
     hook = receivers()
     _add(alert_db, "Bruno", _webhook(hook))
-    settings = _settings(cloud, smtp)
+    settings = alert_settings(cloud, smtp)
     env = {
         **os.environ, "PAPO_CLOUD_DATABASE_URL": settings.database_url,
         "PAPO_CLOUD_BROKER__PORT": str(settings.broker.port), "PAPO_CLOUD_BROKER__USERNAME": "fleet",

@@ -41,26 +41,6 @@ SECRET = "s3cret-of-the-family-hook"
 
 
 @pytest.fixture
-def alert_db(db: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
-    db.execute("TRUNCATE caregiver, alert_policy, alert, alert_delivery, alert_update, wellbeing_ok")
-    return db
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def hook() -> Iterator[HttpReceiver]:
-    receiver = HttpReceiver()
-    yield receiver
-    receiver.stop()
-
-
-@pytest.fixture
 def device(state_dir: Path, broker: Broker, ingestor: Ingestor, fleet_key: FleetKey) -> Iterator[AlertDevice]:
     running = alert_device(state_dir, broker.port, device_password("dev-1"), fleet_key.public, TENANT)
     wait_until(lambda: running.agent.status.connected, 10, "the device to connect")
