@@ -39,7 +39,6 @@ _SERVER_ENV: Final = {"API_KEY", "HOST", "PORT", "CONFIG_FILE"}  # what llama_cp
 _PARENT_ENV: Final = "PAPO_PARENT_PID"
 _TCP_LISTEN: Final = "0A"
 SERVER_MODULE: Final = "llama_cpp.server"
-_PROMPT_CACHE_BYTES: Final = 128 << 20  # llama_cpp.server's RAM cache of evaluated prompts (its default is 2 GiB)
 # The child's first lines: die with papo (PR_SET_PDEATHSIG = 1, sent when the forking thread ends, which is the
 # supervisor's, alive until papo stops it), and not start at all if papo already died; then run the module named
 # by the first argument (llama_cpp.server) as `python -m` would.
@@ -215,10 +214,9 @@ class EmbeddedLlm:
             "--n_ctx", str(settings.context_tokens),
             "--n_threads", str(settings.threads),
             "--verbose", "False",
-            # keep the evaluated prompts (up to _PROMPT_CACHE_BYTES): the companion's fixed rules and examples are
-            # read once, not again after the review crew or an anticipated reply used the server
-            "--cache", "True",
-            "--cache_size", str(_PROMPT_CACHE_BYTES),
+            # no `--cache`: llama_cpp.server's RAM prompt cache bounds the llama.cpp state it keeps but not the
+            # logits saved with each entry (context x vocabulary floats), so the server grew to 7.9 GB in
+            # bench/turn.py; the server still reuses the prefix it evaluated last (the warmed-up fixed prompt)
         ]  # fmt: skip
         self._log_path = log_path
         self._supervisor = Supervisor("embedded language model", self._launch, restarts, probing)
