@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -22,7 +21,7 @@ import numpy as np
 import pytest
 
 from papo.audio.wav import write_wav
-from support.browser import RUNNING, Daemon, daemon_env, free_port, running_daemon
+from support.browser import Daemon, daemon_env, running_command, running_daemon
 from support.notify_socket import NotifySocket
 from support.wait import wait_until
 
@@ -37,22 +36,8 @@ def _watchdog_env(watchdog_s: float) -> dict[str, str]:
 @contextmanager
 def _hanging_daemon(env: Mapping[str, str]) -> Iterator[Daemon]:
     """The real daemon on the hanging microphone (support/hanging_daemon.py) on a free port; killed on the way out."""
-    port = free_port()
-    log_path = Path(env["PAPO_STATE_DIR"]).parent / f"daemon-{port}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, str(HANGING_DAEMON), str(port)], stdout=log, stderr=subprocess.STDOUT, env=dict(env)
-        )
-    daemon = Daemon(process, port, dict(env), log_path)
-    RUNNING.append(daemon)
-    try:
-        daemon.wait_health(lambda h: "status" in h, 120)
+    with running_command(env, lambda port: [sys.executable, str(HANGING_DAEMON), str(port)]) as daemon:
         yield daemon
-    finally:
-        RUNNING.remove(daemon)
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 @pytest.mark.models

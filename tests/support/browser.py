@@ -140,17 +140,25 @@ RUNNING: list[Daemon] = []  # the daemons alive now: a failing test's report car
 @contextmanager
 def running_daemon(env: Mapping[str, str], *args: str, ready_timeout: float = 120) -> Iterator[Daemon]:
     """Start `papo run ARGS` with `env` on a free port, wait for /health to answer, kill it on the way out."""
+
+    def command(port: int) -> list[str]:
+        return [str(PAPO), "run", "--host", "127.0.0.1", "--port", str(port), *args]  # loopback only, not the LAN
+
+    with running_command(env, command, ready_timeout) as daemon:
+        yield daemon
+
+
+@contextmanager
+def running_command(
+    env: Mapping[str, str], command: Callable[[int], list[str]], ready_timeout: float = 120
+) -> Iterator[Daemon]:
+    """Start `command(port)` (a daemon serving /health on `port`) with `env`, wait for /health, kill it at the end."""
     port = free_port()
     state_dir = Path(env["PAPO_STATE_DIR"])
     state_dir.mkdir(parents=True, exist_ok=True)
     log_path = state_dir.parent / f"daemon-{port}.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(PAPO), "run", "--host", "127.0.0.1", "--port", str(port), *args],  # loopback only, not the LAN
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=dict(env),
-        )
+        process = subprocess.Popen(command(port), stdout=log, stderr=subprocess.STDOUT, env=dict(env))
     daemon = Daemon(process, port, dict(env), log_path)
     RUNNING.append(daemon)
     try:
