@@ -308,18 +308,26 @@ def test_live_status_changes_when_speech_is_fed(
     seen = {state.inner_text()}
     level = page.locator("#panel-level")
     levels = {level.inner_text()}
-    player = pulse.play_into_room(room)
+    players = [pulse.play_into_room(room)]
+    ended_at: dict[int, float] = {}  # when each playing ended, by its number
     try:
 
         def changed() -> bool:
             seen.add(state.inner_text())
             levels.add(level.inner_text())
-            return len(seen) >= 2 and len(levels) >= 2
+            if len(seen) >= 2 and len(levels) >= 2:
+                return True
+            if players[-1].poll() is not None:  # said and not answered (a wake word misheard): say it again
+                ended = ended_at.setdefault(len(players), time.monotonic())
+                if time.monotonic() - ended > 10 and len(players) < 3:
+                    players.append(pulse.play_into_room(room))
+            return False
 
         # what Papo is doing (hearing, answering) and the microphone level both move live
-        wait_until(changed, 60, lambda: f"the page to change (seen {seen}, {levels})", 0.1)
+        wait_until(changed, 90, lambda: f"the page to change (seen {seen}, {levels}, said {len(players)}×)", 0.1)
     finally:
-        player.wait(timeout=60)
+        for player in players:
+            player.wait(timeout=60)
     assert loads == [page.url], loads  # updated live, never reloaded
     assert len(levels) > 1 and len(seen) > 1, (levels, seen)  # the microphone level and the activity moved
 
