@@ -93,11 +93,12 @@ class Score:
 
 
 def generated_clips(settings: Settings, cache: Path, language: str, sentences_file: str) -> list[Clip]:
-    """The sentences of `sentences_file` voiced by Kokoro (cached as WAV files in `cache`)."""
+    """The sentences of `sentences_file` voiced by Kokoro (cached in `cache`, one WAV per language and sentence)."""
     kokoro = KokoroVoice(provision(load_manifest().get("kokoro-82m"), settings.models_dir), language=language)
     clips = []
-    for index, sentence in enumerate((HERE / sentences_file).read_text(encoding="utf-8").splitlines()):
-        path = cache / f"{language}-{index:02d}.wav"
+    for sentence in (HERE / sentences_file).read_text(encoding="utf-8").splitlines():
+        # named by what is said: the benchmarks share the cache, and an edited sentence is voiced again
+        path = cache / f"{language}-{hashlib.sha256(sentence.encode()).hexdigest()[:16]}.wav"
         if not path.exists():
             write_wav(path, kokoro.synthesize(sentence))
         clips.append(Clip(sentence, read_wav(path).samples))
