@@ -109,6 +109,8 @@ bench: setup test-packages ## run the benchmarks
 	$(UV) run --frozen python bench/privacy.py
 	$(UV) run --frozen python bench/alerts.py
 	$(UV) run --frozen python bench/web.py
+	$(UV) run --frozen python bench/companion.py
+	$(UV) run --frozen python bench/footprint.py
 
 wheels: setup wheels-packages ## papo's wheels in dist/wheels: this machine's and the Raspberry Pi's (aarch64, cross-built)
 	image/wheels.sh

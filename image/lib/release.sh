@@ -51,8 +51,26 @@ deps)
         uv_in_root pip install --quiet --offline --python "$release/.venv/bin/python" --no-deps --compile-bytecode \
             "${built[@]}"
     fi
-    uv_in_root pip install --quiet "${offline[@]}" --python "$release/.venv/bin/python" --no-deps --require-hashes \
-        --compile-bytecode -r /var/cache/papo-build/requirements.txt
+    install_locked() {
+        uv_in_root pip install --quiet "$@" --python "$release/.venv/bin/python" --no-deps --require-hashes \
+            --compile-bytecode -r /var/cache/papo-build/requirements.txt
+    }
+    # `uv sync --frozen` fetches the lock's files by URL and may leave a package's index page out of the cache,
+    # which the offline install in the root needs: then this machine (which reaches the package index; the root
+    # has not its certificates) fills them with a dry run, and the root installs offline again.
+    if ! install_locked "${offline[@]}"; then
+        echo "release.sh: the uv cache lacks index pages; filling them from the package index" >&2
+        probe=$(mktemp -d)
+        # the packages built from sdists are installed in the root already (and a dry run would build them)
+        awk -v built="$(recipe BUILT_SDISTS)" 'BEGIN { n = split(built, b, " "); for (i = 1; i <= n; i++) skip[b[i]] }
+            /^[^ #]/ { name = $0; sub(/[=;[ ].*/, "", name); drop = (name in skip) } !drop' \
+            "$root/var/cache/papo-build/requirements.txt" >"$probe/requirements.txt"
+        "$(uv_bin)" venv --quiet --no-config "$probe/venv"
+        "$(uv_bin)" pip install --quiet --no-config --dry-run --no-deps --require-hashes \
+            --python "$probe/venv/bin/python" -r "$probe/requirements.txt"
+        rm -rf "$probe"
+        install_locked "${offline[@]}"
+    fi
     rm -rf "$root/var/cache/papo-build"
     ;;
 app)

@@ -193,16 +193,23 @@ def test_a_broken_memory_index_is_rebuilt_from_the_store(scripted: ScriptedLlm, 
     assert runtime.memory.forget_all() == 1 and runtime.memory.count() == 0
 
 
-_PROBE = """
-import json, sys, time
-connections = []
-def audit(event, args):
+_AUDIT = """
+import json, os, sys
+def _audit(event, args):
     if event == "socket.connect":
         address = args[1]
-        connections.append(list(address) if isinstance(address, tuple) else str(address))
+        seen = list(address) if isinstance(address, tuple) else str(address)
     elif event == "socket.getaddrinfo":
-        connections.append(["lookup", str(args[0]), args[1]])
-sys.addaudithook(audit)
+        seen = ["lookup", str(args[0]), args[1]]
+    else:
+        return
+    with open(os.environ["PAPO_TEST_CONNECTIONS"], "a") as log:
+        log.write(json.dumps([os.getpid(), seen]) + "\\n")
+sys.addaudithook(_audit)
+"""  # sitecustomize: every Python process of the run (papo and its review worker) writes what it connects to
+
+_PROBE = """
+import json, os
 from papo.audio.recorder import RecordingSpeaker
 from papo.conversation.runtime import ConversationRuntime
 from papo.conversation.turn import HeardTurn
@@ -213,25 +220,34 @@ store = Store(settings.store_path, settings.device_id, 300)
 runtime = ConversationRuntime(settings, store, RecordingSpeaker(), None)
 runtime.start(wait_for_crew=True)
 assert runtime.crew.state.value == "ready", runtime.crew.detail
+worker = runtime.crew.worker_pid
 outcome = runtime.companion.respond(HeardTurn("Minha neta se chama Júlia e adora bolo de cenoura.", "test"))
 runtime.close()
-print(json.dumps({"reply": outcome.reply, "connections": connections}))
+print(json.dumps({"reply": outcome.reply, "worker": worker, "me": os.getpid()}))
 """
 
 
-def test_no_connection_is_attempted_to_anything_but_the_llm_endpoint(scripted: ScriptedLlm, state_dir: Path) -> None:
+def test_no_connection_is_attempted_to_anything_but_the_llm_endpoint(
+    scripted: ScriptedLlm, state_dir: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(_AUDIT)
+    log = tmp_path / "connections.jsonl"
     env = {
         "PAPO_STATE_DIR": str(state_dir), "PAPO_CONFIG": str(state_dir / "absent.toml"),
         "PAPO_LLM__ENDPOINT": scripted.url, "PAPO_LLM__MODEL": "scripted", "PATH": "/usr/bin:/bin",
-        "HOME": str(state_dir),
+        "HOME": str(state_dir), "PYTHONPATH": str(tmp_path / "site"), "PAPO_TEST_CONNECTIONS": str(log),
     }  # fmt: skip
     result = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["reply"]
-    assert any(r for r in scripted.requests if "Memory keeper" in json.dumps(r))  # the crew ran, in-process
+    assert any(r for r in scripted.requests if "Memory keeper" in json.dumps(r))  # the crew ran, in its worker
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert report["worker"] in {pid for pid, _ in entries}  # the worker's connections were seen too
+    assert report["me"] in {pid for pid, _ in entries}
     allowed_hosts = {"127.0.0.1", "localhost"}
-    for connection in report["connections"]:
+    for _, connection in entries:
         if connection[0] == "lookup":
             assert connection[1] in allowed_hosts, connection
         elif isinstance(connection, list):

@@ -125,3 +125,25 @@ def test_the_daemon_refuses_to_start_in_one_line(
     err = capsys.readouterr().err
     fix = f"run: chmod 600 {secret}"
     assert err == f"papo: error: sync.password_file {secret} can be read by other users (mode 0644); {fix}\n"
+
+
+def test_secrets_come_from_the_service_credentials_unless_a_file_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # papo.service: LoadCredential=papo:/etc/papo/credentials → $CREDENTIALS_DIRECTORY/papo_<file>
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    password, key = credentials / "papo_broker-password", credentials / "papo_tls-key"
+    for path in (password, key):
+        path.write_text("s3cret")
+        path.chmod(0o400)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    sync = load_settings(sync={"enabled": True}).sync
+    assert (sync.password_file, sync.tls_key) == (password, key)
+    named = tmp_path / "elsewhere"
+    named.write_text("other")
+    named.chmod(0o600)
+    assert load_settings(sync={"enabled": True, "password_file": str(named)}).sync.password_file == named
+    key.unlink()
+    assert load_settings(sync={"enabled": True}).sync.tls_key is None  # not enrolled with a key: none
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY")
+    assert load_settings(sync={"enabled": True}).sync.password_file is None  # outside systemd: only a named file

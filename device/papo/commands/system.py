@@ -18,6 +18,7 @@ from papo.models.manifest import load_manifest
 from papo.models.provision import model_dir, provision, verify
 from papo.settings import Settings, config_path
 from papo.system import restart
+from papo.system.memory import limit_malloc_arenas
 
 
 def run(settings: Settings, host: str | None, port: int | None, recording: Path | None) -> int:
@@ -26,6 +27,7 @@ def run(settings: Settings, host: str | None, port: int | None, recording: Path 
 
     from papo.app import create_app
 
+    limit_malloc_arenas()  # before the daemon's threads start
     if recording is not None:
         read_wav(recording)  # fail now, with a clear message, rather than inside the pipeline
     server = settings.server.model_copy(update={"host": host or settings.server.host,

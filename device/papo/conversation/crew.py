@@ -1,4 +1,4 @@
-"""The CrewAI layer (the only importer of crewai): the post-turn review crew, loaded off the critical path."""
+"""The CrewAI layer (the only importer of crewai, in the review worker process): the post-turn review crew."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ import json
 import logging
 import re
 import threading
-import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from papo.conversation.crew_worker import CrewWorker, CrewWorkerError
 from papo.conversation.llm import BaseUrl, LlmUnavailableError, locate
-from papo.conversation.offline import keep_offline
 from papo.store import Severity
 from papo.system.logging import fields
 
@@ -29,6 +28,8 @@ _CONCERN_SEVERITY = {
     "loneliness": Severity.LOW, "sadness": Severity.LOW, "distress": Severity.MEDIUM, "fall": Severity.HIGH,
     "unwell": Severity.HIGH, "emergency": Severity.CRITICAL,
 }  # fmt: skip
+WORKER_IDLE_EXIT_S = 60.0  # the worker leaves (its memory with it) after this long without a review
+REVIEW_TIMEOUT_S = 180.0  # one review on the embedded model takes 5-30 s on 2 cores
 
 
 class CrewState(StrEnum):
@@ -54,7 +55,7 @@ class Review:
 
 
 class CrewRuntime:
-    """Imports CrewAI and builds the review crew off the critical path; reviews turns once ready."""
+    """The review crew, run by a worker process (crew_worker.py) started off the critical path; reviews turns."""
 
     def __init__(
         self, base_url: BaseUrl, model: str, enabled: bool, max_tokens: int = 200, storage_dir: str | None = None,
@@ -64,17 +65,17 @@ class CrewRuntime:
         self.detail = ""
         self.load_ms: float | None = None
         self._locate = locate(base_url)
-        self._api_key = api_key or "none"  # LiteLLM wants one even for an endpoint without keys
-        self._model = model
-        self._max_tokens = max_tokens
-        self._storage_dir = storage_dir
-        self._crew: Any = None
-        self._crew_url: str | None = None  # the base URL the crew was built for (the embedded one moves on restart)
-        self._crew_lock = threading.Lock()
+        # LiteLLM wants a key even for an endpoint without keys
+        self._worker = CrewWorker(model, api_key or "none", max_tokens, storage_dir, WORKER_IDLE_EXIT_S)
         self._loader: threading.Thread | None = None
 
+    @property
+    def worker_pid(self) -> int | None:
+        """The review worker's process id while it runs."""
+        return self._worker.pid
+
     def start_loading(self) -> threading.Thread | None:
-        """Import CrewAI in a background thread (it takes seconds); None when disabled."""
+        """Start the review worker in a background thread (importing CrewAI takes seconds); None when disabled."""
         if self.state is CrewState.DISABLED:
             return None
         self._loader = threading.Thread(target=self.load, name="crewai-loader", daemon=True)
@@ -82,57 +83,39 @@ class CrewRuntime:
         return self._loader
 
     def close(self, timeout_s: float = 60.0) -> None:
-        """Wait for a load in progress (a process must not exit in the middle of importing CrewAI)."""
+        """Wait for a start in progress, then stop the worker."""
         if self._loader is not None:
             self._loader.join(timeout_s)
+        self._worker.stop()
 
     def load(self) -> None:
-        """Import CrewAI and build the review crew."""
-        started = time.perf_counter()
+        """Start the worker once (CrewAI imported in it) to know the crew can run; it leaves when idle."""
         try:
-            keep_offline(self._storage_dir)
-            for name in ("crewai", "crewai_core", "LiteLLM", "litellm"):
-                logging.getLogger(name).setLevel(logging.ERROR)  # their console chatter is not device logging
-            with self._crew_lock:
-                self._prepare()
-        except Exception as exc:  # CrewAI failing must leave the companion answering without it
-            self.state, self.detail = CrewState.FAILED, f"{type(exc).__name__}: {exc}"[:300]
+            seconds = self._worker.start()
+        except CrewWorkerError as exc:  # CrewAI failing must leave the companion answering without it
+            self.state, self.detail = CrewState.FAILED, str(exc)[:300]
             log.error("CrewAI could not be loaded; answering without it", extra=fields(reason=self.detail))
             return
-        self.load_ms = (time.perf_counter() - started) * 1000
+        self.load_ms = seconds * 1000
         self.state = CrewState.READY
-        log.info("CrewAI ready", extra=fields(load_ms=round(self.load_ms)))
+        log.info("CrewAI ready", extra=fields(load_ms=round(self.load_ms), worker_pid=self._worker.pid))
 
     def review(self, utterance: str, reply: str) -> Review | None:
-        """Ask the crew for facts and concerns in one exchange; None if it is not ready or answered nonsense."""
+        """Ask the crew for facts and concerns in one exchange; None if it is not ready or answered nonsense.
+
+        CrewWorkerError when the worker failed (the turn goes without a review; the next one starts a new worker).
+        """
         if self.state is not CrewState.READY:
             return None
         try:
             base_url = self._locate()
         except LlmUnavailableError:
             return None  # the embedded model is restarting: this turn goes without a review
-        with self._crew_lock:  # one crew, one turn at a time
-            if base_url != self._crew_url:
-                self._build(base_url)
-            output = self._crew.kickoff(inputs={"utterance": utterance, "reply": reply})
-        return parse_review(str(getattr(output, "raw", output)))
-
-    def _prepare(self) -> None:
-        """Build the crew for the endpoint, or only import CrewAI while the embedded model is still starting."""
-        try:
-            base_url = self._locate()
-        except LlmUnavailableError:
-            import crewai  # noqa: F401  (the crew is built at the first review, for the model's address then)
-
-            return
-        self._build(base_url)
-
-    def _build(self, base_url: str) -> None:
-        self._crew = _build_review_crew(base_url, self._model, self._api_key, self._max_tokens)
-        self._crew_url = base_url
+        return parse_review(self._worker.review(base_url, utterance, reply, REVIEW_TIMEOUT_S))
 
 
-def _build_review_crew(base_url: str, model: str, api_key: str, max_tokens: int) -> Any:
+def build_review_crew(base_url: str, model: str, api_key: str, max_tokens: int) -> Any:
+    """The one-agent CrewAI crew that reviews an exchange (built in the worker process: it imports CrewAI)."""
     from crewai import LLM, Agent, Crew, Process, Task
 
     llm = LLM(model=f"openai/{model}", base_url=base_url, api_key=api_key, temperature=0.0, max_tokens=max_tokens)

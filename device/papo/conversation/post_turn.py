@@ -15,6 +15,7 @@ from papo.conversation.turn import TurnContext, TurnOutcome
 from papo.errors import PapoError
 from papo.store import ErasedTurnError, EventSource, MemoryKind, Store
 from papo.system.logging import fields
+from papo.system.memory import give_back_memory
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ class PostTurnReviewer:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="post-turn")
         self._closing = threading.Event()
         self._last_activity = time.monotonic()
+        self._pending = 0  # reviews queued or running; touched on the caller's thread and the pool's, under _lock
+        self._lock = threading.Lock()
 
     def touch(self) -> None:
         """The conversation is active now (the crew waits for a pause since it shares the LLM with replies)."""
@@ -52,7 +55,9 @@ class PostTurnReviewer:
 
     def submit(self, turn: TurnContext, outcome: TurnOutcome) -> Future[None]:
         """Queue the review of one turn; it never delays the next reply."""
-        return self._pool.submit(self._review, turn, outcome)
+        with self._lock:
+            self._pending += 1
+        return self._pool.submit(self._review_then_rest, turn, outcome)
 
     def close(self) -> None:
         """Finish queued reviews without waiting for a pause."""
@@ -65,6 +70,16 @@ class PostTurnReviewer:
             if remaining <= 0:
                 return
             self._closing.wait(remaining)
+
+    def _review_then_rest(self, turn: TurnContext, outcome: TurnOutcome) -> None:
+        try:
+            self._review(turn, outcome)
+        finally:
+            with self._lock:
+                self._pending -= 1
+                resting = self._pending == 0 and not self._closing.is_set()
+            if resting and self._crew.state is CrewState.READY:  # crew reviews wait for a pause: idle now
+                give_back_memory("reviews done")
 
     def _review(self, turn: TurnContext, outcome: TurnOutcome) -> None:
         if self._crew.state is CrewState.READY:
