@@ -3,6 +3,7 @@
 Run: uv run python bench/stt.py [--quick]   (about 8 minutes on 2 cores; generated speech is cached between runs)
      uv run python bench/stt.py --sweep-min-window 0,5,8,10,15,30   (about 5 minutes)
      uv run python bench/stt.py --sweep-stt full_window_under_s=1.5,2,2.5,3 --stt min_window_s=15   (any stt key)
+     uv run python bench/stt.py --profile pi5   (any of the above in a Pi 5's CPU envelope, bench/envelope.py)
 
 Besides the 20 sentences of sentences_pt.txt (and 5 English ones), the strata of issue 10: the utterances of
 short_pt.txt — short (≤ 1.5 s of speech), medium (1.5–4 s) and medium ones without the wake word — with the 20
@@ -32,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 from faster_whisper import WhisperModel
 
+from envelope import PROFILES, enter
 from papo.audio.wav import read_wav, write_wav
 from papo.conversation.wake import mentions
 from papo.engine import SpeechEngine, load_engine
@@ -39,7 +41,7 @@ from papo.listener import Listener, hear_recording
 from papo.models.manifest import load_manifest
 from papo.models.provision import model_dir, provision
 from papo.settings import Settings, load_settings
-from papo.speech.stt import Transcript
+from papo.speech.stt import Transcript, cpu_threads
 from papo.speech.voicegen import DEFAULT_VOICE, KokoroVoice, with_silence
 from papo.speech.wordcheck import content_word_recall
 from papo.speech.wordcheck import words as normalised_words
@@ -142,7 +144,7 @@ def _timed(call: Callable[[], str]) -> tuple[float, str]:
 
 def _raw_model(settings: Settings, name: str) -> WhisperModel:
     directory = model_dir(load_manifest().get(name), settings.models_dir)
-    return WhisperModel(str(directory), device="cpu", compute_type="int8", cpu_threads=settings.stt.threads)
+    return WhisperModel(str(directory), device="cpu", compute_type="int8", cpu_threads=cpu_threads(settings.stt))
 
 
 def _raw_call(model: WhisperModel, audio: Audio, language: str, beam_size: int) -> str:
@@ -342,7 +344,8 @@ def sweep(
     width = max(15, len(key))
     print(
         f"\nstt.{key} sweep: {len(saids)} generated pt-BR utterances ({counts}), cut by the VAD;"
-        f" {settings.stt.model}, 2 threads, int8, beam {beam}. Baseline: raw WhisperModel.transcribe() (30 s)."
+        f" {settings.stt.model}, {cpu_threads(settings.stt)} threads, int8, beam {beam}."
+        " Baseline: raw WhisperModel.transcribe() (30 s)."
     )
     print("Per stratum: exact match, content-word recall, STT call p50 (s); wake-word recall and false positives.")
     print(f"Other settings: {_window_settings(settings)}. goal: exact match and recall ≥ raw − {GOAL_SLACK}, no loops.")
@@ -443,7 +446,12 @@ def main() -> None:
         help="an stt setting for every engine of the run (repeatable), e.g. min_window_s=15",
     )
     parser.add_argument("--transcripts", type=Path, help="write every transcript (JSON lines) to this file")
+    parser.add_argument(
+        "--profile", choices=PROFILES, default="none", help="run in the CPU envelope of a board (bench/envelope.py)"
+    )
     args = parser.parse_args()
+    envelope = enter(args.profile)
+    print(envelope.describe(), flush=True)
     state = Path.home() / ".cache" / "papo-bench"
     per_stratum = 5 if args.quick else None
     fixed = {key: _value(value) for key, value in args.stt}
@@ -503,7 +511,9 @@ def main() -> None:
     ]
     print(
         f"\n{len(clips_pt)} pt-BR utterances (p50 {base['clip_p50_s']:.1f} s), {len(clips_en)} English;"
-        f" 2 threads, int8, beam 1. Baseline: raw WhisperModel.transcribe() on the same audio."
+        f" {cpu_threads(settings.stt)} threads, int8, beam 1."
+        " Baseline: raw WhisperModel.transcribe() on the same audio."
+        f"\n{envelope.describe()}"
     )
     print(f"{'measure':50} {'baseline':>10} {'papo':>10} {'ratio':>7}")
     for name, baseline, ours in rows:
@@ -570,6 +580,8 @@ def main() -> None:
         "wake_false_pos_raw": round(wake_false_raw, 3),
         "short_eos_to_text_p50_s": round(eos_short_p50, 3),
     }
+    if args.profile != "none":
+        summary |= {"profile": args.profile, "quota_percent": envelope.quota_percent}
     for stratum in papo_scores:
         summary |= {
             f"{stratum}_exact": round(papo_scores[stratum].exact, 3),

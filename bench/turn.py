@@ -1,6 +1,7 @@
 """Benchmark: end of speech → first reply audio, streamed by sentence vs a sequential baseline.
 
-Run: uv run python bench/turn.py [--quick]   (about 10 minutes on 2 cores; generated speech is cached)
+Run: uv run python bench/turn.py [--quick] [--profile pi5|pi4|none]   (about 10 minutes on 2 cores without a
+     profile; generated speech is cached)
 
 Twenty generated pt-BR utterances are fed at real-time pace through the pipeline (Silero VAD → Whisper →
 companion). Streamed: the daemon's path (the first sentence is voiced while the LLM still writes the rest).
@@ -8,6 +9,10 @@ Sequential baseline, in the same run, on the same models: the whole LLM answer, 
 Both with a scripted OpenAI-compatible endpoint (to isolate our pipeline: 100 ms to the first token, 20 ms per
 word) and with the embedded default model (Qwen2.5-Coder-0.5B Q4 on llama.cpp). Audio goes to a recorder: the
 time is when the first audio is handed to playback.
+
+`--profile pi5` (or pi4) runs it all in a CPU envelope standing in for the board (bench/envelope.py: a proxy, not
+a board); the last JSON line then adds `pi5_first_audio_p50_s` and `pi5_speedup_vs_sequential` for the embedded
+model. The streamed path starts the answer at a pause only when the CPU budget has room (papo.system.cpu_budget).
 """
 
 from __future__ import annotations
@@ -26,13 +31,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
+from envelope import PROFILES, enter
 from papo.audio.recorder import RecordingSpeaker
-from papo.conversation.anticipation import Anticipator
 from papo.conversation.prompt import build_messages
 from papo.conversation.runtime import ConversationRuntime
 from papo.conversation.turn import HeardTurn
 from papo.engine import SpeechEngine, load_engine
-from papo.listener import Listener, PendingUtterance, hear_recording
+from papo.listener import Listener, PauseObserver, PendingUtterance, hear_recording
 from papo.settings import Settings, load_settings
 from papo.speech.tts import load_voice
 from papo.speech.voicegen import with_silence
@@ -45,11 +50,11 @@ TurnTimer = Callable[[SpeechEngine, ConversationRuntime, Store, PendingUtterance
 
 
 def _feed(
-    engine: SpeechEngine, clip: Clip, on_utterance: Callable[[PendingUtterance], None], anticipator: Anticipator | None
+    engine: SpeechEngine, clip: Clip, on_utterance: Callable[[PendingUtterance], None], observer: PauseObserver | None
 ) -> None:
     stream = np.concatenate((with_silence([clip.audio], gap_s=0, lead_s=0.4), np.zeros(8000, np.float32)))
     with ThreadPoolExecutor(1, thread_name_prefix="stt") as executor:
-        listener = Listener(engine.endpointer(), engine.transcriber, executor, observer=anticipator)
+        listener = Listener(engine.endpointer(), engine.transcriber, executor, observer=observer)
         for pending in hear_recording(listener, stream, realtime=True):
             pending.result()
             on_utterance(pending)  # as the daemon does: answered as soon as it ends
@@ -99,7 +104,7 @@ def _measure(
 
         try:
             for clip in clips:
-                _feed(engine, clip, on_utterance, runtime.companion.anticipator if timer is _streamed else None)
+                _feed(engine, clip, on_utterance, runtime.companion.pause_observer if timer is _streamed else None)
         finally:
             rss = _rss_mb("self"), _rss_mb(str(runtime.llm_server_pid)) if runtime.llm_server_pid else 0.0
             _RSS.append(rss)
@@ -144,7 +149,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="5 utterances instead of 20 (a smoke run)")
     parser.add_argument("--tts-only", action="store_true", help="only the TTS real-time factors")
+    parser.add_argument(
+        "--profile", choices=PROFILES, default="none", help="run in the CPU envelope of a board (bench/envelope.py)"
+    )
     args = parser.parse_args()
+    envelope = enter(args.profile)
+    print(envelope.describe(), flush=True)
     state = Path.home() / ".cache" / "papo-bench"
     base = load_settings(state_dir=state)
     lines = (Path(__file__).parent / "conversation_pt.txt").read_text(encoding="utf-8").splitlines()[:8]
@@ -199,6 +209,12 @@ def main() -> None:
             statistics.median(rows["embedded"]["sequential"]) / statistics.median(rows["embedded"]["streamed"]), 2
         ),
     }
+    if args.profile != "none":
+        result |= {
+            f"{args.profile}_first_audio_p50_s": result["embedded_first_audio_p50_s"],
+            f"{args.profile}_speedup_vs_sequential": result["embedded_speedup_vs_sequential"],
+            f"{args.profile}_quota_percent": envelope.quota_percent,
+        }
     print(json.dumps(result))
 
 

@@ -203,9 +203,9 @@ class VoiceService:
     async def _listen(self, engine: SpeechEngine, executor: ThreadPoolExecutor, source: FrameSource) -> None:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[PendingUtterance | None] = asyncio.Queue()
-        anticipator = self.conversation.companion.anticipator if self._companion_on() and self.conversation else None
+        observer = self.conversation.companion.pause_observer if self._companion_on() and self.conversation else None
         listener = Listener(
-            engine.endpointer(), engine.transcriber, executor, observer=anticipator, level=self.level,
+            engine.endpointer(), engine.transcriber, executor, observer=observer, level=self.level,
             voice_first=self.voice_first,
         )  # fmt: skip
         self.status.device = source.name

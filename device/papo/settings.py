@@ -34,6 +34,7 @@ from pydantic_settings import (
 
 from papo.errors import ConfigError
 from papo.statedir import write_private
+from papo.system.credentials import credential
 from papo.system.logging import fields
 
 log = logging.getLogger(__name__)
@@ -228,7 +229,9 @@ class SttSettings(Section):
     model: Literal["whisper-base", "whisper-tiny-en"] = Field(default="whisper-base", json_schema_extra=FLEET)
     language: Language = Field(default="pt", json_schema_extra=FLEET)
     beam_size: int = Field(default=1, ge=1, le=5, json_schema_extra=FLEET)
-    threads: int = Field(default=2, ge=1, le=16)
+    threads: int = Field(
+        default=0, ge=0, le=16, description="CPU threads of the speech-to-text (0: from the CPU budget)"
+    )
     short_window: bool = Field(default=True, description="Encode only the utterance, not a 30 s window")
     window_margin_s: float = Field(default=1.5, ge=0.2, le=5.0)
     min_window_s: float = Field(
@@ -291,7 +294,9 @@ class LlmSettings(Section):
     max_tokens: int = Field(default=120, ge=8, le=2048, description="Longest reply, in tokens")
     temperature: float = Field(default=0.6, ge=0, le=2)
     context_tokens: int = Field(default=2048, ge=512, le=32768, description="Embedded model's context window")
-    threads: int = Field(default=2, ge=1, le=16, description="CPU threads of the embedded model")
+    threads: int = Field(
+        default=0, ge=0, le=16, description="CPU threads of the embedded model (0: from the CPU budget)"
+    )
 
 
 class TtsSettings(Section):
@@ -359,10 +364,13 @@ class SyncSettings(Section):
     port: int = Field(default=1883, ge=1, le=65535)
     tenant: str = Field(default="default", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="The family or organisation")
     username: str | None = Field(default=None, description="Broker user (default: the device id)")
-    password_file: Path | None = Field(default=None, description="File holding the device's broker password")
+    password_file: Path | None = Field(
+        default=None,
+        description="File holding the device's broker password (default: the service's broker-password credential)",
+    )
     tls_ca: Path | None = Field(default=None, description="CA bundle: turns TLS on")
     tls_cert: Path | None = None
-    tls_key: Path | None = None
+    tls_key: Path | None = Field(default=None, description="Client key (default: the service's tls-key credential)")
     fleet_public_key: Path | None = Field(
         default=None,
         description="The fleet's Ed25519 public key (PEM, from `papo-cloud devices add`): only settings and commands "
@@ -379,7 +387,11 @@ class SyncSettings(Section):
 
     @model_validator(mode="after")
     def _secrets_are_private(self) -> SyncSettings:
-        """Refuse (ConfigError) a password or key file that group or others may read, when sync uses it."""
+        """Take unset secrets from systemd's credentials; refuse (ConfigError) one that group or others may read."""
+        if self.password_file is None:
+            self.password_file = credential("broker-password")
+        if self.tls_key is None:
+            self.tls_key = credential("tls-key")
         if self.enabled:
             for key, path in (("sync.password_file", self.password_file), ("sync.tls_key", self.tls_key)):
                 if path is not None:

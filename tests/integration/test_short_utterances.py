@@ -79,10 +79,11 @@ def heard(engine: SpeechEngine, speech: SpeechMaker) -> list[_Heard]:
 
     from papo.models.manifest import load_manifest
     from papo.models.provision import model_dir
+    from papo.speech.stt import cpu_threads
 
     stt = engine.settings.stt
     directory = model_dir(load_manifest().get(engine.stt_model), engine.settings.models_dir)
-    raw_model = WhisperModel(str(directory), device="cpu", compute_type="int8", cpu_threads=stt.threads)
+    raw_model = WhisperModel(str(directory), device="cpu", compute_type="int8", cpu_threads=cpu_threads(stt))
     wake_words = {fold(w) for w in engine.settings.conversation.wake_words}
     results = []
     for stratum, sentence in _read_set():

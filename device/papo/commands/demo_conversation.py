@@ -98,7 +98,7 @@ def conversation_demo(settings: Settings, fast: bool) -> int:
         say(f"companion ready in {(status.load_ms or 0) / 1000:.1f} s: {status.llm_model}, voice {status.voice}")
         companion = runtime.companion
         store = parts.store()
-        listener = parts.listener(speculative=not fast, observer=None if fast else companion.anticipator)
+        listener = parts.listener(speculative=not fast, observer=None if fast else companion.pause_observer)
         name = settings.conversation.companion_name
         answered = 0
         for number, sentence in enumerate(CONVERSATION, 1):

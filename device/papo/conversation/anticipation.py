@@ -1,5 +1,9 @@
 """Start the answer at the person's first pause, while the end of speech is still being confirmed.
 
+It pays for itself only when the CPU has room: `WhenRoom` passes a pause on only while a core beside the voice
+path's is free (papo.system.cpu_budget), else the answer is written after the end of speech, in sequence. A
+prepared answer whose speech went on is abandoned at its next token, so it never holds the final transcript up.
+
 Nothing prepared here is kept: the transcript, the prompt and the voiced first sentence live in memory until the
 reply is spoken or dropped (the sentence is not written to the phrase cache, as the utterance may yet turn out
 not to be for the companion and be dropped).
@@ -18,6 +22,7 @@ from papo.conversation.llm import ChatClient, ChatMessage, LlmUnavailableError
 from papo.conversation.sentences import sentences
 from papo.speech.stt import Transcript
 from papo.speech.tts import CachedVoice, Speech
+from papo.system.cpu_budget import anticipation_room
 from papo.system.logging import fields
 
 log = logging.getLogger(__name__)
@@ -114,6 +119,9 @@ class Anticipator:
 
         def timed(pieces: Generator[str, None, None]) -> Iterator[str]:
             for piece in pieces:
+                if generation != self._generation:  # the person went on talking: stop llama.cpp now
+                    pieces.close()
+                    return
                 if not first_token:
                     first_token.append(time.monotonic())
                 yield piece
@@ -131,6 +139,27 @@ class Anticipator:
     def _voiced(self, sentence: str) -> Speech:
         """`sentence` spoken by the voice, straight, not through the phrase cache (nothing kept on disk)."""
         return Speech(self._voice.voice.synthesize(sentence), self._voice.rate)
+
+
+class WhenRoom:
+    """The pause observer of the listener: tells the anticipator of a pause only when the CPU has room for it."""
+
+    def __init__(self, anticipator: Anticipator, room: Callable[[], bool] | None = None) -> None:
+        self._anticipator = anticipator
+        self._room = room or anticipation_room()
+        self.skipped = 0
+
+    def on_pause(self, transcript: Future[Transcript | None]) -> None:
+        """Start the answer if there is room; else drop any earlier one and leave the turn to the sequential path."""
+        if self._room():
+            self._anticipator.on_pause(transcript)
+            return
+        self.skipped += 1
+        self._anticipator.on_resume()
+
+    def on_resume(self) -> None:
+        """The person went on talking."""
+        self._anticipator.on_resume()
 
 
 def _close_prepared(future: Future[PreparedReply | None]) -> None:

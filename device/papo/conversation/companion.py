@@ -18,7 +18,7 @@ from functools import partial
 
 from papo.conversation.alert_state import AlertCases
 from papo.conversation.alert_voice import ALERT_WAIT_S, AlertVoice
-from papo.conversation.anticipation import Anticipator
+from papo.conversation.anticipation import Anticipator, WhenRoom
 from papo.conversation.crew import CrewRuntime
 from papo.conversation.everyday import (
     Intent,
@@ -104,6 +104,7 @@ class Companion:
         self.anticipator = Anticipator(
             output.voice, llm, self._anticipated_messages, settings.llm.max_tokens, settings.llm.temperature, shape
         )
+        self.pause_observer = WhenRoom(self.anticipator)  # what the listener tells of pauses
         self._replier = Replier(output, self.anticipator, settings.llm, self._language, shape)
         self.voice_controls = VoiceControls(output, settings, self._language)
         self.last_intent: str | None = None  # the rule that answered the last turn ("time", "weather"...), if any

@@ -28,6 +28,7 @@ from papo.errors import PapoError
 from papo.models.manifest import load_manifest
 from papo.models.provision import provision
 from papo.settings import LlmSettings, Settings
+from papo.system.cpu_budget import current_budget, threads_or_budget
 from papo.system.logging import fields
 
 log = logging.getLogger(__name__)
@@ -37,17 +38,19 @@ HTTP_OK, HTTP_UNAUTHORIZED = 200, 401
 _KEY_ENV: Final = "API_KEY"  # llama_cpp.server's ServerSettings.api_key, read from the environment
 _SERVER_ENV: Final = {"API_KEY", "HOST", "PORT", "CONFIG_FILE"}  # what llama_cpp.server would take over its argv
 _PARENT_ENV: Final = "PAPO_PARENT_PID"
+NICE: Final = 5  # below the voice path: papo's capture, VAD, speech-to-text and voice come first
 _TCP_LISTEN: Final = "0A"
 SERVER_MODULE: Final = "llama_cpp.server"
 # The child's first lines: die with papo (PR_SET_PDEATHSIG = 1, sent when the forking thread ends, which is the
-# supervisor's, alive until papo stops it), and not start at all if papo already died; then run the module named
-# by the first argument (llama_cpp.server) as `python -m` would.
+# supervisor's, alive until papo stops it), and not start at all if papo already died; yield the CPU to papo's
+# voice path (nice); then run the module named by the first argument (llama_cpp.server) as `python -m` would.
 _BOOT: Final = f"""\
 import ctypes, os, runpy, signal, sys
 if sys.platform == "linux":
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
 if os.getppid() != int(os.environ.pop("{_PARENT_ENV}")):
     sys.exit("papo exited before its language model started")
+os.nice({NICE})
 del sys.argv[0]
 runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
 """
@@ -205,6 +208,7 @@ class EmbeddedLlm:
     ) -> None:  # fmt: skip
         self.api_key = api_key or secrets.token_urlsafe(32)
         self.model = settings.model
+        budget = current_budget()
         self._arguments = [
             SERVER_MODULE,
             "--model", str(gguf),
@@ -212,8 +216,15 @@ class EmbeddedLlm:
             "--host", "127.0.0.1",
             "--port", "0",
             "--n_ctx", str(settings.context_tokens),
-            "--n_threads", str(settings.threads),
+            "--n_threads", str(threads_or_budget(settings.threads, budget.llm_threads)),
+            "--n_threads_batch", str(threads_or_budget(settings.threads, budget.llm_batch_threads)),
             "--verbose", "False",
+            # llama_cpp.server keeps the logits of every token of the context by default (context x vocabulary
+            # floats: 1.2 GB for Qwen's 151,936 tokens at 2,048): only logprobs need them, papo asks for none
+            "--logits_all", "False",
+            # prompts are read 128 tokens at a time (default 512): the compute buffer holds a batch's logits
+            # (batch x vocabulary floats), 37 MB less RSS, the same speed on 2 cores (bench/footprint.py)
+            "--n_batch", "128", "--n_ubatch", "128",
             # no `--cache`: llama_cpp.server's RAM prompt cache bounds the llama.cpp state it keeps but not the
             # logits saved with each entry (context x vocabulary floats), so the server grew to 7.9 GB in
             # bench/turn.py; the server still reuses the prefix it evaluated last (the warmed-up fixed prompt)

@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from papo.cache import VectorCache
+from papo.system.cpu_budget import current_budget
 
 MODEL_NAME = "minilm-l6-v2-int8"
 DIMENSIONS = 384
@@ -36,7 +37,8 @@ class MiniLmEmbedder:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
+        options.intra_op_num_threads = current_budget().embedding_threads
+        options.inter_op_num_threads = 1
         return ort.InferenceSession(str(self._dir / "model.onnx"), options, providers=["CPUExecutionProvider"])
 
     def embed(self, texts: list[str]) -> list[npt.NDArray[np.float32]]:

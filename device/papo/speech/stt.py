@@ -16,6 +16,7 @@ import numpy.typing as npt
 from papo.audio import SAMPLE_RATE
 from papo.errors import ModelError
 from papo.settings import SttSettings
+from papo.system.cpu_budget import current_budget, threads_or_budget
 from papo.system.logging import fields
 from papo.text import repeats_itself
 
@@ -56,6 +57,11 @@ def compression_ratio(text: str) -> float:
     return len(raw) / max(1, len(zlib.compress(raw))) if raw else 0.0
 
 
+def cpu_threads(settings: SttSettings) -> int:
+    """CTranslate2's threads for the speech-to-text: `stt.threads`, or the CPU budget's when it is 0 (auto)."""
+    return threads_or_budget(settings.threads, current_budget().stt_threads)
+
+
 class WhisperTranscriber:
     """One faster-whisper model instance; call `transcribe` from one worker thread at a time."""
 
@@ -67,7 +73,11 @@ class WhisperTranscriber:
         self._settings = settings
         try:
             self._whisper = WhisperModel(
-                str(model_dir), device="cpu", compute_type="int8", cpu_threads=settings.threads, num_workers=1
+                str(model_dir),
+                device="cpu",
+                compute_type="int8",
+                cpu_threads=cpu_threads(settings),
+                num_workers=1,
             )
         except (RuntimeError, ValueError, OSError) as exc:
             raise ModelError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import shutil
 import subprocess
@@ -104,9 +105,16 @@ class PiperNeuralVoice:
         onnx = next(model_dir.glob("*.onnx"), None)
         if onnx is None:
             raise ModelError(f"no Piper voice file in {model_dir}; run `papo models provision {model_name}`")
-        from piper import PiperVoice
+        import onnxruntime as ort
+        from piper import PiperConfig, PiperVoice
 
-        self._voice = PiperVoice.load(onnx, config_path=onnx.with_suffix(".onnx.json"))
+        from papo.speech.voicegen import session_options
+
+        config = json.loads(onnx.with_suffix(".onnx.json").read_text(encoding="utf-8"))
+        self._voice = PiperVoice(  # PiperVoice.load, with the budget's threads instead of onnxruntime's default
+            session=ort.InferenceSession(str(onnx), session_options(), providers=["CPUExecutionProvider"]),
+            config=PiperConfig.from_dict(config),
+        )
         self.rate = int(self._voice.config.sample_rate)
 
     def synthesize(self, text: str) -> npt.NDArray[np.float32]:

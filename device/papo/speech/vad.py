@@ -10,6 +10,7 @@ import onnxruntime as ort
 
 from papo.audio import FRAME_SAMPLES
 from papo.errors import ModelError
+from papo.system.cpu_budget import current_budget
 
 _CONTEXT_SAMPLES = 64
 
@@ -19,7 +20,7 @@ class SileroVad:
 
     def __init__(self, model_path: Path) -> None:
         options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
+        options.intra_op_num_threads = current_budget().vad_threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 4
         try:

@@ -15,6 +15,7 @@ from papo.audio import SAMPLE_RATE
 from papo.audio.resample import to_pipeline_rate
 from papo.errors import ModelError
 from papo.speech.espeak import require_espeak, silent_env
+from papo.system.cpu_budget import current_budget
 
 KOKORO_RATE = 24_000
 DEFAULT_VOICE = "jm_kumo"  # measured: Whisper base understands it best of the five shipped voices
@@ -48,6 +49,16 @@ def espeak_voice(text: str, voice: str = "pt-br") -> npt.NDArray[np.float32]:
     return to_pipeline_rate(np.asarray(data, dtype=np.float32), int(rate))
 
 
+def session_options() -> object:
+    """Onnxruntime options for a neural voice: the budget's TTS threads, one operator at a time."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = current_budget().tts_threads
+    options.inter_op_num_threads = 1
+    return options
+
+
 class KokoroVoice:
     """Kokoro-82M int8 ONNX voicing espeak-ng phonemes; its files come from the `kokoro-82m` model."""
 
@@ -63,7 +74,9 @@ class KokoroVoice:
     def _session(self) -> object:
         import onnxruntime as ort
 
-        return ort.InferenceSession(str(self._dir / "kokoro-v1.0.int8.onnx"), providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(
+            str(self._dir / "kokoro-v1.0.int8.onnx"), session_options(), providers=["CPUExecutionProvider"]
+        )
 
     @cached_property
     def _vocab(self) -> dict[str, int]:
