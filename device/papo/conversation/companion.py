@@ -63,6 +63,8 @@ from papo.system.logging import fields
 
 log = logging.getLogger(__name__)
 
+WARM_UP_TIMEOUT_S = 60.0  # the first read of the fixed prompt: seconds on a board, beside CrewAI starting
+
 
 def _has_words(text: str) -> bool:
     return bool(text.strip()) and re.search(r"\w{2,}", text) is not None
@@ -169,7 +171,8 @@ class Companion:
             return
         started = time.monotonic()
         try:
-            for _ in llm.stream(self._messages("Oi", None, [], None, None), 1, self._settings.llm.temperature):
+            messages = self._messages("Oi", None, [], None, None)
+            for _ in llm.stream(messages, 1, self._settings.llm.temperature, WARM_UP_TIMEOUT_S):
                 pass
         except LlmUnavailableError as exc:
             log.warning("language model warm-up failed", extra=fields(reason=str(exc)[:200]))

@@ -85,8 +85,19 @@ class ChatClient:
         """Release the connection pool."""
         self._http.close()
 
-    def stream(self, messages: list[ChatMessage], max_tokens: int, temperature: float) -> Generator[str, None, None]:
-        """Yield the reply's text as it is written; LlmUnavailableError if the endpoint fails or is too slow."""
+    def stream(
+        self,
+        messages: list[ChatMessage],
+        max_tokens: int,
+        temperature: float,
+        first_token_timeout_s: float | None = None,
+    ) -> Generator[str, None, None]:
+        """Yield the reply's text as it is written; LlmUnavailableError if the endpoint fails or is too slow.
+
+        `first_token_timeout_s` replaces the client's own wait for the first token (e.g. the warm-up's longer one).
+        """
+        first_token_timeout = first_token_timeout_s or self._first_token_timeout
+        timeout = httpx.Timeout(connect=2.0, read=first_token_timeout, write=5.0, pool=2.0)
         body = self._options | {
             "model": self.model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
@@ -97,7 +108,7 @@ class ChatClient:
         deadline = time.monotonic() + self._reply_timeout
         base_url = self.base_url
         try:
-            with self._http.stream("POST", f"{base_url}/chat/completions", json=body) as response:
+            with self._http.stream("POST", f"{base_url}/chat/completions", json=body, timeout=timeout) as response:
                 if response.status_code != 200:
                     response.read()
                     raise LlmUnavailableError(
@@ -113,7 +124,7 @@ class ChatClient:
                         yield text
         except httpx.TimeoutException:
             raise LlmUnavailableError(
-                f"the language model at {base_url} did not answer within {self._first_token_timeout:g} s"
+                f"the language model at {base_url} did not answer within {first_token_timeout:g} s"
             ) from None
         except httpx.HTTPError as exc:
             raise LlmUnavailableError(f"cannot reach the language model at {base_url}: {exc}") from None
