@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
 from envelope import PROFILES, enter
 from papo.audio.recorder import RecordingSpeaker
+from papo.conversation.llm import LlmUnavailableError
 from papo.conversation.prompt import build_messages
 from papo.conversation.runtime import ConversationRuntime
 from papo.conversation.turn import HeardTurn
@@ -81,7 +82,11 @@ def _sequential(
     assert runtime.llm is not None
     memories = runtime.memory.recall(transcript.text, 4) if runtime.memory is not None else []
     messages = build_messages("pt", "Papo", transcript.text, memories, [])
-    answer = "".join(runtime.llm.stream(messages, settings.llm.max_tokens, settings.llm.temperature))
+    try:
+        answer = "".join(runtime.llm.stream(messages, settings.llm.max_tokens, settings.llm.temperature))
+    except LlmUnavailableError as exc:  # as the streamed path's fallback answers: counted out of the timings
+        print(f"language model unavailable (sequential): {exc}", file=sys.stderr, flush=True)
+        return None
     voice = runtime.companion.output.voice
     audio = voice.voice.synthesize(answer)
     RecordingSpeaker().play(audio, voice.rate)

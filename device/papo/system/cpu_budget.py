@@ -168,18 +168,15 @@ def threads_or_budget(explicit: int, budgeted: int) -> int:
     return explicit if explicit > 0 else budgeted
 
 
-def room_to_anticipate(budget: ThreadBudget, load: float) -> bool:
-    """Whether to start an answer at a pause: a core beside the voice path's, not taken by the current load."""
-    return budget.anticipation and load <= budget.effective_cores - 1.0
+def room_to_anticipate(budget: ThreadBudget) -> bool:
+    """Whether to start an answer at a pause: there is a core beside the voice path's.
+
+    Not the load average: it counts papo's own listening and answering, so on two cores the second always looked
+    taken at a pause (bench/turn.py, no envelope: the embedded model's streamed path fell to 1.03x sequential).
+    """
+    return budget.anticipation
 
 
-def load_average() -> float:
-    """The machine's run queue, averaged over the last minute."""
-    return os.getloadavg()[0]
-
-
-def anticipation_room(
-    budget: Callable[[], ThreadBudget] = current_budget, load: Callable[[], float] = load_average
-) -> Callable[[], bool]:
-    """The check the anticipator makes at each pause, from the budget and the load at that moment."""
-    return lambda: room_to_anticipate(budget(), load())
+def anticipation_room(budget: Callable[[], ThreadBudget] = current_budget) -> Callable[[], bool]:
+    """The check the anticipator makes at each pause, from the CPU budget."""
+    return lambda: room_to_anticipate(budget())
