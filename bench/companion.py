@@ -12,7 +12,7 @@ no dose in a medicine answer, relevance (a content word of the person's or a lis
 A case passes when every check of every turn passes; the score is the share of cases passing, per category too.
 
 The baseline, measured in the same run on the same server, is the first prompt and settings (tuning.LEGACY: no
-grammar, no reply filter, no rules for requests out of reach). The last line printed is
+tokens banned, no reply filter, no rules for requests out of reach). The last line printed is
 {"companion_score": ..., "baseline_score": ..., "intents_score": ..., "cases": ...}.
 """
 
@@ -46,6 +46,7 @@ from papo.conversation.memory import MemoryStore, open_memory
 from papo.conversation.speech_output import SpeechOutput
 from papo.conversation.spoken_time import number_words
 from papo.conversation.tuning import LEGACY, TUNED, Tuning
+from papo.conversation.unspeakable import banned_tokens
 from papo.settings import Settings, load_settings
 from papo.speech.tts import CachedVoice
 from papo.store import Store
@@ -145,7 +146,8 @@ def _expand(text: str, now: datetime) -> list[str]:
     if "{hour}" in text:
         words = {number_words(h, "pt", feminine=True) for h in hours} | {"meio-dia", "meia-noite"}
         return [text.replace("{hour}", w) for w in words]
-    return [text.replace("{weekday}", weekdays[now.weekday()]).replace("{day}", number_words(now.day, "pt"))]
+    day = "primeiro" if now.day == 1 else number_words(now.day, "pt")  # "primeiro de dezembro", as Brazilians say
+    return [text.replace("{weekday}", weekdays[now.weekday()]).replace("{day}", day)]
 
 
 def portuguese(text: str) -> bool:
@@ -373,7 +375,9 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, help="sampling temperature (default: the settings')")
     parser.add_argument("--top-p", type=float, help=f"top_p of the tuned companion (default {TUNED.top_p})")
     parser.add_argument("--repeat-penalty", type=float, help=f"repeat penalty (default {TUNED.repeat_penalty})")
-    parser.add_argument("--no-grammar", action="store_true", help="the tuned companion without llama.cpp's grammar")
+    parser.add_argument(
+        "--no-ban", action="store_true", help="the tuned companion without the unspeakable tokens banned"
+    )
     parser.add_argument("--no-baseline", action="store_true", help="only the tuned companion")
     parser.add_argument("--baseline-only", action="store_true", help="only the baseline (first prompt and settings)")
     parser.add_argument("--only", help="only these categories (comma-separated, e.g. dia,familia)")
@@ -387,16 +391,22 @@ def main() -> None:
         TUNED,
         top_p=args.top_p if args.top_p is not None else TUNED.top_p,
         repeat_penalty=args.repeat_penalty if args.repeat_penalty is not None else TUNED.repeat_penalty,
-        grammar=not args.no_grammar,
+        ban_unspeakable=not args.no_ban,
     )
     cases = load_cases()
     if args.only:
         cases = [case for case in cases if case.category in args.only.split(",")]
     cases = quick_selection(cases) if args.quick else cases
-    print(f"{len(cases)} cases; model {args.model}, temperature {base.llm.temperature}, top_p {tuning.top_p}, "
-          f"repeat_penalty {tuning.repeat_penalty}, grammar {tuning.grammar}", file=sys.stderr, flush=True)  # fmt: skip
+    print(
+        f"{len(cases)} cases; model {args.model}, temperature {base.llm.temperature}, top_p {tuning.top_p}, "
+        f"repeat_penalty {tuning.repeat_penalty}, ban {tuning.ban_unspeakable}",
+        file=sys.stderr,
+        flush=True,
+    )
     key = secrets.token_urlsafe(32)
-    server = EmbeddedLlm(model_file(base), base.llm, BENCH_STATE / "companion-llm.log", key)
+    gguf = model_file(base)
+    banned = banned_tokens(gguf)
+    server = EmbeddedLlm(gguf, base.llm, BENCH_STATE / "companion-llm.log", key)
     server.start()
     rows: dict[str, list[CaseResult]] = {}
     try:
@@ -405,7 +415,7 @@ def main() -> None:
                 continue
             llm = base.llm
             client = ChatClient(server.base_url, llm.model, llm.first_token_timeout_s * 3, llm.reply_timeout_s * 2,
-                                key, chosen.request_options(embedded=True))  # fmt: skip
+                                key, chosen.request_options(embedded=True, banned=banned))  # fmt: skip
             try:
                 rows[label] = run_all(cases, base, client, chosen, label)
             finally:

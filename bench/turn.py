@@ -5,8 +5,8 @@ Run: uv run python bench/turn.py [--quick] [--profile pi5|pi4|none]   (about 10 
 
 Twenty generated pt-BR utterances are fed at real-time pace through the pipeline (Silero VAD → Whisper →
 companion). Streamed: the daemon's path (the first sentence is voiced while the LLM still writes the rest).
-Sequential baseline, in the same run, on the same models: the whole LLM answer, then the whole TTS, then play.
-Both with a scripted OpenAI-compatible endpoint (to isolate our pipeline: 100 ms to the first token, 20 ms per
+Sequential baseline, in the same run, on the same models and prompt: the whole LLM answer, then the whole TTS, then
+play. Both with a scripted OpenAI-compatible endpoint (to isolate our pipeline: 100 ms to the first token, 20 ms per
 word) and with the embedded default model (Qwen2.5-Coder-0.5B Q4 on llama.cpp). Audio goes to a recorder: the
 time is when the first audio is handed to playback.
 
@@ -23,8 +23,9 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,6 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 from envelope import PROFILES, enter
 from papo.audio.recorder import RecordingSpeaker
 from papo.conversation.llm import LlmUnavailableError
-from papo.conversation.prompt import build_messages
 from papo.conversation.runtime import ConversationRuntime
 from papo.conversation.turn import HeardTurn
 from papo.engine import SpeechEngine, load_engine
@@ -47,7 +47,7 @@ from stt import Clip, generated_clips
 from support.scripted_llm import Script, ScriptedLlm
 
 SCRIPTED_REPLY = "Que coisa boa de ouvir! Conte mais um pouco para mim. O que a senhora achou disso tudo?"
-TurnTimer = Callable[[SpeechEngine, ConversationRuntime, Store, PendingUtterance], float | None]
+TurnTimer = Callable[[SpeechEngine, ConversationRuntime, Store, PendingUtterance], "Stages | None"]
 
 
 def _feed(
@@ -61,46 +61,66 @@ def _feed(
             on_utterance(pending)  # as the daemon does: answered as soon as it ends
 
 
+@dataclass
+class Stages:
+    """Seconds from the end of speech to the transcript, the LLM's first token and the first reply audio."""
+
+    text_s: float | None
+    first_token_s: float | None
+    first_audio_s: float
+
+
+def _text_s(pending: PendingUtterance) -> float | None:
+    return None if pending.eos_to_text_ms is None else pending.eos_to_text_ms / 1000
+
+
 def _streamed(
     engine: SpeechEngine, runtime: ConversationRuntime, store: Store, pending: PendingUtterance
-) -> float | None:
+) -> Stages | None:
     new = engine.heard(pending)
     if new is None:
         return None
     heard = HeardTurn.stored(store.turns.record(new, "bench"), "bench", pending.eos_monotonic)
     outcome = runtime.companion.respond(heard)
-    return None if outcome.first_audio_ms is None or outcome.fallback else outcome.first_audio_ms / 1000
+    if outcome.first_audio_ms is None or outcome.fallback:
+        return None
+    first_token = None if outcome.first_token_ms is None else outcome.first_token_ms / 1000
+    return Stages(_text_s(pending), first_token, outcome.first_audio_ms / 1000)
 
 
 def _sequential(
     engine: SpeechEngine, runtime: ConversationRuntime, store: Store, pending: PendingUtterance
-) -> float | None:
+) -> Stages | None:
     transcript = pending.result()
     if transcript is None:
         return None
     settings = runtime.settings
     assert runtime.llm is not None
-    memories = runtime.memory.recall(transcript.text, 4) if runtime.memory is not None else []
-    messages = build_messages("pt", "Papo", transcript.text, memories, [])
+    messages = runtime.companion.model_prompt(transcript.text)  # the streamed path's prompt, memories and all
+    if messages is None:
+        return None
+    pieces = runtime.llm.stream(messages, settings.llm.max_tokens, settings.llm.temperature)
     try:
-        answer = "".join(runtime.llm.stream(messages, settings.llm.max_tokens, settings.llm.temperature))
+        first = next(pieces, "")
+        first_token_s = time.monotonic() - pending.eos_monotonic
+        answer = first + "".join(pieces)
     except LlmUnavailableError as exc:  # as the streamed path's fallback answers: counted out of the timings
         print(f"language model unavailable (sequential): {exc}", file=sys.stderr, flush=True)
         return None
     voice = runtime.companion.output.voice
     audio = voice.voice.synthesize(answer)
     RecordingSpeaker().play(audio, voice.rate)
-    return time.monotonic() - pending.eos_monotonic
+    return Stages(_text_s(pending), first_token_s, time.monotonic() - pending.eos_monotonic)
 
 
 def _measure(
     engine: SpeechEngine, settings: Settings, clips: list[Clip], timer: TurnTimer
-) -> tuple[list[float], ConversationRuntime]:
+) -> tuple[list[Stages], ConversationRuntime]:
     with tempfile.TemporaryDirectory() as scratch:
         store = Store(Path(scratch) / "bench.sqlite3", "bench", 300)
         runtime = ConversationRuntime(settings, store, RecordingSpeaker(), None)
         runtime.start(wait_for_crew=True)
-        results: list[float] = []
+        results: list[Stages] = []
 
         def on_utterance(pending: PendingUtterance) -> None:
             value = timer(engine, runtime, store, pending)
@@ -150,6 +170,11 @@ def _p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def _p50(values: Iterable[float | None]) -> str:
+    known = [value for value in values if value is not None]
+    return f"{statistics.median(known):.3f}" if known else "-"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="5 utterances instead of 20 (a smoke run)")
@@ -181,12 +206,14 @@ def main() -> None:
         "embedded": load_settings(state_dir=state, llm={"max_tokens": 60}, conversation={"wake_words": []}),
     }
     rows: dict[str, dict[str, list[float]]] = {}
+    stages: dict[str, dict[str, list[Stages]]] = {}
     try:
         for mode, settings in modes.items():
-            rows[mode] = {}
+            rows[mode], stages[mode] = {}, {}
             for name, timer in (("streamed", _streamed), ("sequential", _sequential)):
                 print(f"{mode} endpoint, {name}: {len(clips)} utterances in real time...", file=sys.stderr, flush=True)
-                rows[mode][name], _ = _measure(engine, settings, clips, timer)
+                stages[mode][name], _ = _measure(engine, settings, clips, timer)
+                rows[mode][name] = [stage.first_audio_s for stage in stages[mode][name]]
     finally:
         scripted.close()
     print(f"\nEnd of speech → first reply audio, {len(clips)} generated pt-BR utterances (seconds)")
@@ -197,6 +224,12 @@ def main() -> None:
             ratio = statistics.median(values) / streamed_p50 if name == "sequential" else 1.0
             print(f"{mode:10} {name:11} {len(values):>3} {statistics.median(values):7.3f} {_p(values, 0.95):7.3f} "
                   f"{ratio:28.2f}")  # fmt: skip
+    print("\nWhere the time goes, p50 from the end of speech (seconds)")
+    print(f"{'endpoint':10} {'path':11} {'transcript':>11} {'first token':>12} {'first audio':>12}")
+    for mode, staged in stages.items():
+        for name, timed in staged.items():
+            print(f"{mode:10} {name:11} {_p50(s.text_s for s in timed):>11} "
+                  f"{_p50(s.first_token_s for s in timed):>12} {_p50(s.first_audio_s for s in timed):>12}")  # fmt: skip
     papo_rss = max(r[0] for r in _RSS)
     llm_rss = max(r[1] for r in _RSS)
     print(f"\nRSS: papo process (speech models, companion, CrewAI loaded) {papo_rss:.0f} MB; "

@@ -21,7 +21,7 @@ def test_chat_json_is_answered_by_the_embedded_model_and_the_rules(state_dir: Pa
     reply = answer["reply"]
     assert answer["intent"] is None and answer["first_token_ms"] > 0 and reply
     assert 2 <= len(reply.split()) <= 45, reply
-    assert not re.search(r"[*#`_\n]|https?://", reply), reply  # the grammar and the filter: spoken text only
+    assert not re.search(r"[*#`_\n]|https?://", reply), reply  # the banned tokens and the filter: spoken text only
     assert reply.rstrip()[-1] in ".!?…", reply  # cut at a whole sentence
     timed = papo("chat", "--json", "--no-voice", "Que dia é hoje?", env=env, timeout=600)
     rule = json.loads(timed.stdout.strip().splitlines()[-1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import time
@@ -18,6 +19,7 @@ from support.daemon import daemon, stop_daemon, wait_for_health
 from support.pulse import PulseRig
 from support.scripted_llm import Script, ScriptedLlm, when_said
 from support.speech import SpeechMaker
+from support.wait import wait_until
 
 
 @pytest.mark.models
@@ -75,6 +77,30 @@ def test_daemon_listens_through_the_native_microphone(
     assert len(texts) == 2
     for text, sentence in zip(texts, SENTENCES[1:3], strict=True):
         assert content_word_recall(sentence, text) >= 0.8, text
+
+
+@pytest.mark.models
+def test_on_one_core_the_daemon_still_answers_with_the_embedded_model(
+    state_dir: Path, speech: SpeechMaker, tmp_path: Path
+) -> None:
+    """Issue 17: confined to one CPU (its children too), every pool sized for it, a pt-BR utterance is answered."""
+    recording = tmp_path / "varanda.wav"
+    write_wav(recording, with_silence([speech.say("Papo, hoje eu fiz um bolo de fubá para o café da tarde.")], 0.0))
+    with daemon("--input", str(recording), cpus={min(os.sched_getaffinity(0))}) as (process, base):
+        wait_for_health(base, lambda h: h["pipeline"]["utterances"] >= 1, timeout=300)
+        answer = wait_until(lambda: _answer(state_dir), 300, "the companion's answer in the store")
+        output = stop_daemon(process)
+    assert answer is not None
+    budget = next(line for line in output.splitlines() if "cpu budget" in line)
+    assert " cores=1 " in budget and "llm_threads=1 " in budget and "anticipation_cores=0" in budget, budget
+    assert answer[1] == "qwen2.5-coder-0.5b" and answer[0].strip(), answer  # the model's words, not a fixed apology
+    assert "embedded language model ready" in output
+
+
+def _answer(state_dir: Path) -> tuple[str, str] | None:
+    with sqlite3.connect(state_dir / "papo.sqlite3") as db:
+        row = db.execute("SELECT text, llm_model FROM turn WHERE role = 'companion' ORDER BY seq LIMIT 1").fetchone()
+    return None if row is None else (str(row[0]), str(row[1]))
 
 
 def test_daemon_refuses_to_start_on_a_bad_recording(tmp_path: Path) -> None:

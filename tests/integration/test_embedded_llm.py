@@ -20,7 +20,9 @@ from papo.conversation.embedded import EmbeddedLlm, LlamaChild, listening_port, 
 from papo.conversation.llm import ChatClient, ChatMessage, LlmUnavailableError
 from papo.conversation.runtime import ConversationRuntime, ConversationState
 from papo.conversation.supervisor import Probing, Restarts, ServerState, Supervisor
+from papo.conversation.tuning import TUNED
 from papo.conversation.turn import HeardTurn
+from papo.conversation.unspeakable import UNSPEAKABLE, banned_tokens
 from papo.errors import PapoError
 from papo.settings import Settings, load_settings
 from papo.store import Store
@@ -195,3 +197,25 @@ def test_our_own_child_answering_without_the_key_is_refused(state_dir: Path, mon
     finally:
         supervisor.stop()
     assert all(child.exit_code() is not None for child in children)
+
+
+def test_the_banned_tokens_keep_markup_and_line_breaks_out_of_what_the_model_writes(
+    server: EmbeddedLlm, settings: Settings
+) -> None:
+    """Issue 16: spoken text only, by the server itself (no filter here): the raw stream, with and without the ban."""
+    server.start()
+    banned = banned_tokens(model_file(settings))
+    assert 100 < len(banned) < 5_000  # of SmolLM2's 49,152 tokens: code signs, newlines, emojis, not the words
+    ask = [ChatMessage("user", "Write a markdown list of three fruits, with a heading and bold names.")]
+    free = ChatClient(server.base_url, MODEL, 30.0, 60.0, server.api_key)
+    bound = ChatClient(
+        server.base_url, MODEL, 30.0, 60.0, server.api_key, TUNED.request_options(embedded=True, banned=banned)
+    )
+    try:
+        unbound = "".join(free.stream(ask, max_tokens=48, temperature=0.0))
+        spoken = "".join(bound.stream(ask, max_tokens=48, temperature=0.0))
+    finally:
+        free.close()
+        bound.close()
+    assert UNSPEAKABLE.search(unbound), unbound  # the model does write markup when it may
+    assert spoken.strip() and not UNSPEAKABLE.search(spoken), spoken

@@ -17,8 +17,11 @@ from support.wait import wait_until
 
 
 @contextmanager
-def daemon(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """Start `papo run ARGS` on a free port; yield the process and its base URL; kill it if it is still running."""
+def daemon(*args: str, cpus: set[int] | None = None) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Start `papo run ARGS` on a free port; yield the process and its base URL; kill it if it is still running.
+
+    `cpus` confines it (and the children it starts) to those CPUs, as a constrained scope would.
+    """
     port = free_port()
     process = subprocess.Popen(
         [str(PAPO), "run", "--port", str(port), *args],
@@ -26,6 +29,7 @@ def daemon(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
         stderr=subprocess.STDOUT,
         text=True,
         env=os.environ.copy(),
+        preexec_fn=None if cpus is None else lambda: os.sched_setaffinity(0, cpus),
     )
     try:
         yield process, f"http://127.0.0.1:{port}"

@@ -45,7 +45,7 @@ def test_one_line_as_json_gives_reply_intent_and_first_token(
     assert set(answer) == {"reply", "intent", "first_token_ms"}
     assert answer["reply"] == "Que passeio bom! O que você comprou na feira?"  # filtered: no markup, emoji, stub
     assert answer["intent"] is None and isinstance(answer["first_token_ms"], float)
-    assert "grammar" not in scripted.requests[-1]  # an endpoint that is not llama.cpp gets no llama.cpp fields
+    assert "logit_bias" not in scripted.requests[-1]  # an endpoint that is not llama.cpp gets no llama.cpp fields
 
 
 def test_a_rule_answers_without_the_model(scripted: ScriptedLlm, capsys: pytest.CaptureFixture[str]) -> None:

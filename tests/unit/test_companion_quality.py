@@ -1,18 +1,20 @@
-"""The reply filter, the grammar, the grounded prompt, the person's name and the honest «não consigo»."""
+"""The reply filter, the unspeakable tokens, the grounded prompt, the person's name and the honest «não consigo»."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
+from papo.conversation.llm import LlmUnavailableError
 from papo.conversation.person import person_name
 from papo.conversation.prompt import Grounding, PastTurn, companion_messages, fixed_text
 from papo.conversation.reach import OutOfReach, cannot, out_of_reach
 from papo.conversation.reply_filter import clean_sentence, speakable
 from papo.conversation.sentences import sentences
-from papo.conversation.spoken_grammar import SPOKEN_TEXT
 from papo.conversation.tuning import LEGACY, TUNED
+from papo.conversation.unspeakable import BAN, banned_tokens, cache_path, unspeakable
 
 
 @pytest.mark.parametrize(
@@ -73,18 +75,40 @@ def test_a_long_reply_ends_once_enough_was_said() -> None:
     assert 1 <= len(said) <= 3 and sum(len(s.split()) for s in said) <= 45
 
 
-def test_the_grammar_forbids_line_breaks_markup_and_emojis() -> None:
-    assert SPOKEN_TEXT.startswith("root ::=")
-    excluded = SPOKEN_TEXT.split("rest ::= ", 1)[1]
-    for sign in (r"\x00-\x1F", "*", "#", "`", r"\U0001F000-\U0001FAFF"):
-        assert sign in excluded
+@pytest.mark.parametrize(
+    "piece",
+    [b"\n", b"**", b" #", b"`", b"_", b"<", b"=>", b" |", b"@", "→".encode(), "😊".encode(), b"\xf0\x9f", b"\xe2\x86"],
+)
+def test_markup_code_signs_line_breaks_and_emojis_are_unspeakable(piece: bytes) -> None:
+    assert unspeakable(piece)
 
 
-def test_the_grammar_and_sampling_go_only_to_the_embedded_server() -> None:
-    options = TUNED.request_options(embedded=True)
-    assert options["grammar"] == SPOKEN_TEXT and "top_p" in options and "repeat_penalty" in options
-    assert TUNED.request_options(embedded=False) == {}  # another server may refuse fields it does not know
-    assert LEGACY.request_options(embedded=True) == {}
+@pytest.mark.parametrize(
+    "piece", [b" bom", b" dia", "ção".encode(), b",", b"!", b"?", "—".encode(), b"\xe2\x80", b" -"]
+)
+def test_words_punctuation_and_dashes_are_speakable(piece: bytes) -> None:
+    assert not unspeakable(piece)  # a lone E2 byte may start "—" or "…": only E2 86..AF starts an arrow or a sign
+
+
+def test_the_ban_and_sampling_go_only_to_the_embedded_server() -> None:
+    options = TUNED.request_options(embedded=True, banned=[10, 20])
+    assert options["logit_bias"] == {"10": BAN, "20": BAN} and "top_p" in options and "repeat_penalty" in options
+    assert TUNED.request_options(embedded=False, banned=[10]) == {}  # another server may refuse fields it does not know
+    assert LEGACY.request_options(embedded=True, banned=[10]) == {}
+
+
+def test_the_banned_ids_are_read_once_and_kept_beside_the_model(tmp_path: Path) -> None:
+    gguf = tmp_path / "model.gguf"
+    cache_path(gguf).write_text("[3, 5, 8]", encoding="utf-8")
+    assert banned_tokens(gguf) == [3, 5, 8]  # no child process: the kept list is used
+
+
+def test_a_damaged_list_is_read_again_from_the_model(tmp_path: Path) -> None:
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"not a gguf")
+    cache_path(gguf).write_text('{"broken": true}', encoding="utf-8")
+    with pytest.raises(LlmUnavailableError, match=r"could not read the vocabulary of model\.gguf"):
+        banned_tokens(gguf)
 
 
 def test_the_grounded_prompt_carries_the_moment_the_name_and_memories() -> None:

@@ -398,8 +398,12 @@ class Companion:
             return None
 
     def _anticipated_messages(self, text: str) -> list[ChatMessage] | None:
-        """The prompt a reply to `text` would get, or None when the answer will not come from the LLM."""
-        if not self._conversation.anticipate or not text.strip() or not self.addressed(text):
+        """The prompt a reply to `text` would get, or None when anticipation is off or the LLM will not answer."""
+        return self.model_prompt(text) if self._conversation.anticipate else None
+
+    def model_prompt(self, text: str) -> list[ChatMessage] | None:
+        """The prompt the LLM would be given for `text` now, or None when the answer will not come from the LLM."""
+        if not text.strip() or not self.addressed(text):
             return None
         if assess(text) is not None or parse_reminder(text, datetime.now().astimezone()) is not None:
             return None

@@ -53,7 +53,7 @@ def locate(base_url: BaseUrl) -> Callable[[], str]:
 class ChatClient:
     """Streams chat completions from `base_url` (…/v1) with a first-token and a whole-reply deadline.
 
-    `options` are more fields of every request, for the servers that take them (top_p, repeat_penalty, grammar).
+    `options` are more fields of every request, for the servers that take them (top_p, repeat_penalty, logit_bias).
     """
 
     def __init__(
@@ -66,7 +66,7 @@ class ChatClient:
         options: dict[str, object] | None = None,
     ) -> None:
         self._locate = locate(base_url)
-        self._options = dict(options or {})  # more request fields (top_p, repeat_penalty, a llama.cpp grammar)
+        self._options = dict(options or {})  # more request fields (top_p, repeat_penalty, banned tokens)
         self.model = model
         self._first_token_timeout = first_token_timeout_s
         self._reply_timeout = reply_timeout_s

@@ -18,6 +18,7 @@ from papo.conversation.memory import MemoryStore, open_memory
 from papo.conversation.speech_output import SpeechOutput
 from papo.conversation.supervisor import ServerStatus
 from papo.conversation.tuning import TUNED, Tuning
+from papo.conversation.unspeakable import banned_tokens
 from papo.errors import PapoError
 from papo.settings import Settings
 from papo.speech.tts import CachedVoice, Speaker
@@ -76,6 +77,7 @@ class ConversationRuntime:
         self._server: EmbeddedLlm | None = None
         embedded = settings.llm.endpoint == EMBEDDED
         self._api_key = secrets.token_urlsafe(32) if embedded else endpoint_key(settings)  # per run when embedded
+        self._banned: list[int] = []  # the embedded model's unspeakable tokens, read at start
         self.llm: ChatClient | None = None
         self.memory: MemoryStore | None = None
         voice = voice or CachedVoice.configured(settings, cache)
@@ -102,9 +104,9 @@ class ConversationRuntime:
         crew_thread = self.crew.start_loading()
         try:
             if settings.llm.endpoint == EMBEDDED:
-                self._server = EmbeddedLlm(
-                    model_file(settings), settings.llm, settings.state_dir / "llm.log", self._api_key
-                )
+                gguf = model_file(settings)
+                self._banned = banned_tokens(gguf)
+                self._server = EmbeddedLlm(gguf, settings.llm, settings.state_dir / "llm.log", self._api_key)
                 self.status.llm_server = self._server.status
                 try:
                     self._server.start()
@@ -148,7 +150,7 @@ class ConversationRuntime:
 
     def _client(self) -> ChatClient:
         llm = self.settings.llm
-        options = self.tuning.request_options(embedded=llm.endpoint == EMBEDDED)
+        options = self.tuning.request_options(embedded=llm.endpoint == EMBEDDED, banned=self._banned)
         return ChatClient(
             self._base_url, llm.model, llm.first_token_timeout_s, llm.reply_timeout_s, self._api_key, options
         )

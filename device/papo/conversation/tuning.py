@@ -1,4 +1,4 @@
-"""How the companion asks the model: the prompt, the sampling, the grammar and the reply filter, as one choice.
+"""How the companion asks the model: the prompt, the sampling, the banned tokens and the reply filter, as one choice.
 
 `TUNED` is what Papo uses (chosen on bench/companion.py, see docs/benchmarks.md); `LEGACY` is the first prompt
 and settings, kept so the benchmark measures its baseline in the same run.
@@ -6,25 +6,29 @@ and settings, kept so the benchmark measures its baseline in the same run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from papo.conversation.prompt import PromptStyle
-from papo.conversation.spoken_grammar import SPOKEN_TEXT
+from papo.conversation.unspeakable import logit_bias
 
 
 @dataclass(frozen=True)
 class Tuning:
-    """The prompt style, the extra sampling fields, the grammar and whether replies are filtered and rules added."""
+    """The prompt style, the extra sampling fields, the token ban and whether replies are filtered and rules added."""
 
     style: PromptStyle = PromptStyle.GROUNDED
     top_p: float | None = 0.9
     repeat_penalty: float | None = 1.1
-    grammar: bool = True  # llama.cpp's grammar, on the embedded server only (other servers may refuse the field)
+    ban_unspeakable: bool = True  # markup, code signs, emojis banned (unspeakable.py), on the embedded server only
     filtered: bool = True  # reply_filter.speakable on every reply
     reach_rules: bool = True  # the honest "não consigo" for weather, news and calls, without the model
 
-    def request_options(self, embedded: bool) -> dict[str, object]:
-        """The extra request fields: on the embedded llama.cpp server only (an OpenAI endpoint may refuse them)."""
+    def request_options(self, embedded: bool, banned: Sequence[int] = ()) -> dict[str, object]:
+        """The extra request fields: on the embedded llama.cpp server only (an OpenAI endpoint may refuse them).
+
+        `banned` are the embedded model's unspeakable token ids (unspeakable.banned_tokens).
+        """
         if not embedded:
             return {}
         options: dict[str, object] = {}
@@ -32,11 +36,11 @@ class Tuning:
             options["top_p"] = self.top_p
         if self.repeat_penalty is not None:
             options["repeat_penalty"] = self.repeat_penalty
-        if self.grammar:
-            options["grammar"] = SPOKEN_TEXT
+        if self.ban_unspeakable and banned:
+            options["logit_bias"] = logit_bias(list(banned))
         return options
 
 
 TUNED = Tuning()
-LEGACY = Tuning(style=PromptStyle.LEGACY, top_p=None, repeat_penalty=None, grammar=False, filtered=False,
+LEGACY = Tuning(style=PromptStyle.LEGACY, top_p=None, repeat_penalty=None, ban_unspeakable=False, filtered=False,
                 reach_rules=False)  # fmt: skip
