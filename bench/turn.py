@@ -182,6 +182,9 @@ def main() -> None:
     parser.add_argument(
         "--profile", choices=PROFILES, default="none", help="run in the CPU envelope of a board (bench/envelope.py)"
     )
+    parser.add_argument(
+        "--no-anticipation", action="store_true", help="the streamed path without starting the answer at a pause"
+    )
     args = parser.parse_args()
     envelope = enter(args.profile)
     print(envelope.describe(), flush=True)
@@ -199,11 +202,12 @@ def main() -> None:
     clips = generated_clips(base, state / "speech", "pt-br", "conversation_pt.txt")[: 5 if args.quick else None]
     engine = load_engine(base)
     scripted = ScriptedLlm(default=Script(text=SCRIPTED_REPLY, first_token_delay_s=0.1, piece_delay_s=0.02)).start()
+    conversation = {"wake_words": [], "anticipate": not args.no_anticipation}
     modes = {
         "scripted": load_settings(
-            state_dir=state, llm={"endpoint": scripted.url, "model": "scripted"}, conversation={"wake_words": []}
+            state_dir=state, llm={"endpoint": scripted.url, "model": "scripted"}, conversation=conversation
         ),
-        "embedded": load_settings(state_dir=state, llm={"max_tokens": 60}, conversation={"wake_words": []}),
+        "embedded": load_settings(state_dir=state, llm={"max_tokens": 60}, conversation=conversation),
     }
     rows: dict[str, dict[str, list[float]]] = {}
     stages: dict[str, dict[str, list[Stages]]] = {}

@@ -42,7 +42,7 @@ deps)
         cache=$("$(uv_bin)" cache dir)
         for name in $(recipe BUILT_SDISTS); do
             pinned=$(sed -n "s/^${name}==\([^ ;]*\).*/\1/p" "$root/var/cache/papo-build/requirements.txt")
-            wheel=$(find "$cache"/sdists-v*/pypi/"$name/$pinned" -maxdepth 2 -name "${name//-/_}-$pinned-*x86_64.whl" \
+            wheel=$(find "$cache"/sdists-v*/pypi/"$name/$pinned" -maxdepth 3 -name "${name//-/_}-$pinned-*x86_64.whl" \
                 -printf '%T@ %p\n' 2>/dev/null | sort -n | tail -n 1 | cut -d' ' -f2-)
             [ -n "$wheel" ] || { echo "release.sh: no built wheel of $name $pinned in $cache: run uv sync --frozen" >&2; exit 1; }
             cp "$wheel" "$root/var/cache/papo-build/built/"

@@ -81,9 +81,11 @@ def test_daemon_listens_through_the_native_microphone(
 
 @pytest.mark.models
 def test_on_one_core_the_daemon_still_answers_with_the_embedded_model(
-    state_dir: Path, speech: SpeechMaker, tmp_path: Path
+    state_dir: Path, speech: SpeechMaker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 17: confined to one CPU (its children too), every pool sized for it, a pt-BR utterance is answered."""
+    monkeypatch.setenv("PAPO_CONVERSATION__WAKE_WORDS", "[]")  # every utterance is for Papo: no misheard name
+    monkeypatch.setenv("PAPO_CONVERSATION__CREW", "false")  # the review would run at stop, minutes on one core
     recording = tmp_path / "varanda.wav"
     write_wav(recording, with_silence([speech.say("Papo, hoje eu fiz um bolo de fubá para o café da tarde.")], 0.0))
     with daemon("--input", str(recording), cpus={min(os.sched_getaffinity(0))}) as (process, base):

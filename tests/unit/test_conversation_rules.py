@@ -64,10 +64,17 @@ def test_ordinary_talk_raises_nothing(text: str) -> None:
 
 def test_sentences_are_released_as_soon_as_they_end() -> None:
     pieces = ["Olá, ", "Maria! Tudo bem? ", "Eu sou o Papo. Sr. ", "Dr. Silva ligou", "..."]
-    assert list(sentences(pieces)) == ["Olá, Maria! Tudo bem?", "Eu sou o Papo.", "Sr. Dr. Silva ligou..."]
+    assert list(sentences(pieces)) == ["Olá, Maria!", "Tudo bem?", "Eu sou o Papo.", "Sr. Dr. Silva ligou..."]
     stream = iter(["Primeira frase completa. ", "Segunda"])
     first = next(sentences(stream))
     assert first == "Primeira frase completa." and next(stream) == "Segunda"  # not waiting for the rest
+
+
+def test_a_short_exclamation_is_said_at_once_an_abbreviation_is_not_a_sentence() -> None:
+    stream = iter(["Que bom! ", "A praça é linda"])
+    assert next(sentences(stream)) == "Que bom!"  # spoken while the model writes the rest
+    assert list(sentences(["Oi, Sr. João. Dr. Paulo ligou."])) == ["Oi, Sr. João.", "Dr. Paulo ligou."]
+    assert list(sentences(["Ah! "])) == ["Ah!"]
 
 
 def test_a_long_run_without_punctuation_is_cut_at_a_comma() -> None:

@@ -64,6 +64,8 @@ from papo.system.logging import fields
 log = logging.getLogger(__name__)
 
 WARM_UP_TIMEOUT_S = 60.0  # the first read of the fixed prompt: seconds on a board, beside CrewAI starting
+SLOW_BOARD_FIRST_TOKEN_FACTOR = 2.0  # a reply may read the fixed prompt again plus its own part: twice the warm-up
+SLOW_BOARD_FIRST_TOKEN_MAX_S = 30.0  # the longest wait for a first token the warm-up may grant
 
 
 def _has_words(text: str) -> bool:
@@ -177,7 +179,14 @@ class Companion:
         except LlmUnavailableError as exc:
             log.warning("language model warm-up failed", extra=fields(reason=str(exc)[:200]))
             return
-        log.info("language model warmed up", extra=fields(ms=round((time.monotonic() - started) * 1000)))
+        spent_s = time.monotonic() - started
+        # On a slow board reading a whole prompt takes longer than the setting allows: a reply whose prompt has to be
+        # read again (after the review or an abandoned anticipation) would always end in the fallback phrase.
+        llm.wait_for_first_token_up_to(min(spent_s * SLOW_BOARD_FIRST_TOKEN_FACTOR, SLOW_BOARD_FIRST_TOKEN_MAX_S))
+        log.info(
+            "language model warmed up",
+            extra=fields(ms=round(spent_s * 1000), first_token_timeout_s=round(llm.first_token_timeout_s, 1)),
+        )
 
     def apply_settings(self, conversation: ConversationSettings) -> None:
         """Take at once the conversation settings that apply live (wake words, follow-up window, sizes...)."""

@@ -85,6 +85,15 @@ class ChatClient:
         """Release the connection pool."""
         self._http.close()
 
+    @property
+    def first_token_timeout_s(self) -> float:
+        """How long a reply waits for its first token."""
+        return self._first_token_timeout
+
+    def wait_for_first_token_up_to(self, seconds: float) -> None:
+        """Let replies wait up to `seconds` for their first token if that is longer than now (a slow board)."""
+        self._first_token_timeout = max(self._first_token_timeout, seconds)
+
     def stream(
         self,
         messages: list[ChatMessage],

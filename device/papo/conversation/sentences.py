@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 _END = re.compile(r"([.!?…;:]+)(\s+|$)")
 _MIN_CHARS = 12
 _MAX_CHARS = 220
+_SHORT_ENDS = "!?…"
 
 
 def sentences(pieces: Iterable[str]) -> Iterator[str]:
@@ -29,10 +30,19 @@ def sentences(pieces: Iterable[str]) -> Iterator[str]:
 def _cut_point(buffer: str) -> int | None:
     for match in _END.finditer(buffer):
         # the end must be followed by whitespace we have seen, and the sentence must not be a stub ("Dr.")
-        if match.group(2) and match.end(1) >= _MIN_CHARS:
+        if match.group(2) and _whole(buffer[: match.start(1)], match.group(1)):
             return match.end()
     if len(buffer) > _MAX_CHARS:
         comma = buffer.rfind(", ", 0, _MAX_CHARS)
         space = buffer.rfind(" ", 0, _MAX_CHARS)
         return (comma + 2) if comma > _MIN_CHARS else (space + 1 if space > 0 else _MAX_CHARS)
     return None
+
+
+def _whole(before: str, mark: str) -> bool:
+    """Whether the text before an end mark is a sentence, not an abbreviation ("Sr.", "Dr.").
+
+    Long enough, or a short exclamation or question ("Que bom!", "Tudo bem?"): that is said at once rather than
+    kept waiting for the next sentence.
+    """
+    return len(before) + len(mark) >= _MIN_CHARS or (mark[0] in _SHORT_ENDS and len(before.strip()) >= 2)
