@@ -80,16 +80,22 @@ def test_daemon_listens_through_the_native_microphone(
 
 
 @pytest.mark.models
+@pytest.mark.audio
 def test_on_one_core_the_daemon_still_answers_with_the_embedded_model(
-    state_dir: Path, speech: SpeechMaker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    state_dir: Path, speech: SpeechMaker, tmp_path: Path, alsa_rig: PulseRig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 17: confined to one CPU (its children too), every pool sized for it, a pt-BR utterance is answered."""
+    room = tmp_path / "varanda.wav"
+    write_wav(room, with_silence([speech.say("Papo, hoje eu fiz um bolo de fubá para o café da tarde.")], 0.0))
+    monkeypatch.setenv("PAPO_AUDIO__INPUT_DEVICE", "papo_mic")
     monkeypatch.setenv("PAPO_CONVERSATION__WAKE_WORDS", "[]")  # every utterance is for Papo: no misheard name
     monkeypatch.setenv("PAPO_CONVERSATION__CREW", "false")  # the review would run at stop, minutes on one core
-    recording = tmp_path / "varanda.wav"
-    write_wav(recording, with_silence([speech.say("Papo, hoje eu fiz um bolo de fubá para o café da tarde.")], 0.0))
-    with daemon("--input", str(recording), cpus={min(os.sched_getaffinity(0))}) as (process, base):
-        wait_for_health(base, lambda h: h["pipeline"]["utterances"] >= 1, timeout=300)
+    with daemon(cpus={min(os.sched_getaffinity(0))}) as (process, base):
+        # said once the model is loaded and warmed up (on one core that takes a while), as a person would
+        wait_for_health(
+            base, lambda h: h["pipeline"]["state"] == "listening" and h["conversation"]["state"] == "ready", 600
+        )
+        alsa_rig.play_into_room(room).wait(timeout=60)
         answer = wait_until(lambda: _answer(state_dir), 300, "the companion's answer in the store")
         output = stop_daemon(process)
     assert answer is not None
