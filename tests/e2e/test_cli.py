@@ -215,7 +215,9 @@ def test_audio_devices_lists_the_rig(alsa_rig) -> None:
 @pytest.mark.audio
 def test_audio_test_reports_level_drops_and_latency(alsa_rig, speech: SpeechMaker, tmp_path: Path) -> None:
     room = tmp_path / "voz.wav"
-    write_wav(room, with_silence([speech.say(SENTENCES[0])], gap_s=0, lead_s=0.2))
+    voice = speech.say(SENTENCES[0])
+    voice = voice * (0.5 / max(float(abs(voice).max()), 1e-6))  # a voice across the room: peaks at -6 dBFS
+    write_wav(room, with_silence([voice], gap_s=0, lead_s=0.2))
     import subprocess
 
     from support.cli import PAPO
@@ -226,6 +228,10 @@ def test_audio_test_reports_level_drops_and_latency(alsa_rig, speech: SpeechMake
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert check.stderr is not None
+    said = ""
+    while "say something" not in said and check.poll() is None:  # speak once it listens, as a person would
+        said = check.stderr.readline()
     player = alsa_rig.play_into_room(room)
     out, err = check.communicate(timeout=60)
     player.wait(timeout=30)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,9 +55,16 @@ def record(microphone: NativeMicrophone, seconds: float) -> tuple[npt.NDArray[np
     return np.concatenate(frames), (stamps[0] - started) * 1000, float(np.std(intervals))
 
 
-def run_check(input_device: str | None, output_device: str | None, seconds: float, play_back: bool) -> AudioCheck:
-    """Record from the input, optionally play it back on the output, and measure."""
+def run_check(
+    input_device: str | None,
+    output_device: str | None,
+    seconds: float,
+    play_back: bool,
+    on_open: Callable[[], None] = lambda: None,
+) -> AudioCheck:
+    """Record from the input, optionally play it back on the output, and measure; `on_open` once it listens."""
     microphone = NativeMicrophone(input_device)
+    on_open()
     try:
         audio, first_ms, jitter_ms = record(microphone, seconds)
         dropped = microphone.stats()["overrun_samples"]

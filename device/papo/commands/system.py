@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -69,9 +70,15 @@ def audio_test(
     """Record, play back, and report level, drops and latency."""
     if not 0.5 <= seconds <= 60:
         raise PapoError("--seconds must be between 0.5 and 60")
-    if not as_json:
-        say(f"recording {seconds:g} s — say something...")
-    check = run_check(input_device, output_device, seconds, play_back)
+
+    def listening() -> None:  # once the microphone is open, so what is said now is heard (stdout stays JSON)
+        note = f"recording {seconds:g} s — say something..."
+        if as_json:
+            print(note, file=sys.stderr, flush=True)
+        else:
+            say(note)
+
+    check = run_check(input_device, output_device, seconds, play_back, listening)
     if as_json:
         say(json.dumps({**asdict(check), "verdict": check.verdict}))
         return 0
