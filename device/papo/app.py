@@ -82,6 +82,8 @@ def create_app(settings: Settings, open_source: Callable[[], FrameSource] | None
                 watchdog.cancel()
             voice.stop()
             erasures.stop()
+            if conversation is not None and started is not None and not started.done():
+                await asyncio.to_thread(conversation.abort_start)  # or stopping would wait for CrewAI and the model
             if link is not None:
                 await asyncio.to_thread(link.stop)
             await _finish(tasks)

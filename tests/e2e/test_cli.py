@@ -2,6 +2,7 @@
 
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from support.speech import SpeechMaker
 
 
 def _turns(state_dir: Path) -> list[tuple[str, str]]:
-    with sqlite3.connect(state_dir / "papo.sqlite3") as db:
+    with closing(sqlite3.connect(state_dir / "papo.sqlite3")) as db:
         return db.execute(
             "SELECT c.source, t.text FROM turn t JOIN conversation c ON c.id = t.conversation_id"
         ).fetchall()
@@ -107,6 +108,7 @@ def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     }
 
 
+@pytest.mark.timeout(150)  # five runs of the program: ~3 s each when idle, over 6 s each on a busy 2-core machine
 def test_bad_recordings_give_one_clear_line_and_lose_nothing(state_dir: Path, tmp_path: Path) -> None:
     from papo.store import NewTurn, Store
 

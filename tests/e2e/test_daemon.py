@@ -6,6 +6,7 @@ import os
 import sqlite3
 import subprocess
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,7 @@ def test_daemon_hears_and_stores_what_is_said(
         assert health["pipeline"]["state"] == "listening"
         assert health["pipeline"]["device"] == "file:sala.wav"
         stop_daemon(process)
-    with sqlite3.connect(state_dir / "papo.sqlite3") as db:
+    with closing(sqlite3.connect(state_dir / "papo.sqlite3")) as db:
         rows = db.execute("SELECT text, eos_to_text_ms, stt_ms, vad_ms, stt_model FROM turn ORDER BY seq").fetchall()
     assert len(rows) == 2
     for (text, eos_ms, stt_ms, vad_ms, model), sentence in zip(rows, SENTENCES[:2], strict=True):
@@ -72,7 +73,7 @@ def test_daemon_listens_through_the_native_microphone(
         health = wait_for_health(base, lambda h: h["pipeline"]["utterances"] >= 2, timeout=60)
         assert health["pipeline"]["dropped_samples"] == 0
         stop_daemon(process)
-    with sqlite3.connect(state_dir / "papo.sqlite3") as db:
+    with closing(sqlite3.connect(state_dir / "papo.sqlite3")) as db:
         texts = [row[0] for row in db.execute("SELECT text FROM turn ORDER BY seq")]
     assert len(texts) == 2
     for text, sentence in zip(texts, SENTENCES[1:3], strict=True):
@@ -106,7 +107,7 @@ def test_on_one_core_the_daemon_still_answers_with_the_embedded_model(
 
 
 def _answer(state_dir: Path) -> tuple[str, str] | None:
-    with sqlite3.connect(state_dir / "papo.sqlite3") as db:
+    with closing(sqlite3.connect(state_dir / "papo.sqlite3")) as db:
         row = db.execute("SELECT text, llm_model FROM turn WHERE role = 'companion' ORDER BY seq LIMIT 1").fetchone()
     return None if row is None else (str(row[0]), str(row[1]))
 
@@ -155,7 +156,7 @@ def test_speech_during_a_reply_stops_it_and_is_answered(
             output = stop_daemon(process)
     finally:
         scripted.close()
-    with sqlite3.connect(state_dir / "papo.sqlite3") as db:
+    with closing(sqlite3.connect(state_dir / "papo.sqlite3")) as db:
         rows = db.execute("SELECT role, text, interrupted FROM turn ORDER BY seq").fetchall()
     roles = [r[0] for r in rows]
     assert roles == ["person", "companion", "person", "companion"], rows

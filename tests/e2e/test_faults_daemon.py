@@ -4,6 +4,7 @@ distress call is still answered and /health says "disk full"."""
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ def test_a_corrupt_store_is_set_aside_once_and_the_daemon_comes_up(
     assert output.count("store was corrupt; set aside and started fresh") == 1, output[-3000:]
     assert quarantined.read_bytes() == GARBAGE
     assert Path(f"{quarantined}-wal").read_bytes() == b"a write-ahead log as found"
-    with sqlite3.connect(state_dir / "papo.sqlite3") as db:
+    with closing(sqlite3.connect(state_dir / "papo.sqlite3")) as db:
         assert db.execute("PRAGMA quick_check").fetchone() == ("ok",)
 
 

@@ -15,11 +15,14 @@ import sqlite3
 import stat
 import subprocess
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+from papo.audio import SAMPLE_RATE
 from papo.audio.wav import write_wav
 from papo.conversation.phrases import CHECK_IN
 from papo.speech.voicegen import with_silence
@@ -47,7 +50,7 @@ def scripted() -> Iterator[ScriptedLlm]:
 
 
 def _rows(state_dir: Path, query: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(state_dir / "papo.sqlite3") as db:
+    with closing(sqlite3.connect(state_dir / "papo.sqlite3")) as db:
         return db.execute(query).fetchall()
 
 
@@ -90,7 +93,11 @@ def test_the_daemon_keeps_only_what_is_said_to_it_and_logs_no_words(
     (legacy / "notes.txt").write_text("old")
     (legacy / "notes.txt").chmod(0o644)
     room = tmp_path / "room.wav"
-    write_wav(room, with_silence([speech.say(s) for s in (OVERHEARD, FALL, ANSWER)], gap_s=2.0, lead_s=1.0))
+    # the person answers once the check-in was said: 8 s after the fall (with 2 s, a slow machine was still voicing
+    # the check-in when the answer began, and the answer barged in before a word of it was said)
+    answer_after = np.zeros(int(4.0 * SAMPLE_RATE), np.float32)
+    parts = [speech.say(OVERHEARD), speech.say(FALL), answer_after, speech.say(ANSWER)]
+    write_wav(room, with_silence(parts, gap_s=2.0, lead_s=1.0))
     port = free_port()
     env = {
         **os.environ, "PAPO_LLM__ENDPOINT": scripted.url, "PAPO_LLM__MODEL": "scripted",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ def _voiced_s(text: str) -> float:
 
 def _pending(state_dir: Path) -> int:
     """How many reminders are still waiting to be said (read as another process would)."""
-    with sqlite3.connect(state_dir / "papo.sqlite3") as db:
+    with closing(sqlite3.connect(state_dir / "papo.sqlite3")) as db:
         return int(db.execute("SELECT count(*) FROM reminder WHERE status = 'pending'").fetchone()[0])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -75,7 +76,7 @@ def test_listen_reply_json_writes_each_answer_and_remembers(
     assert "SAMU" in second["reply"] and "avisando" not in second["reply"]  # it claims no alert it did not send
     for line in (first, second):
         assert read_wav(Path(line["reply_wav"])).duration_s > 0.5
-    with sqlite3.connect(state_dir / "papo.sqlite3") as db:
+    with closing(sqlite3.connect(state_dir / "papo.sqlite3")) as db:
         roles = [r[0] for r in db.execute("SELECT role FROM turn ORDER BY seq")]
         events = db.execute("SELECT kind, severity, source FROM wellbeingevent").fetchall()
     assert roles == ["person", "companion", "person", "companion"]

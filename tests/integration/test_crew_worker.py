@@ -65,3 +65,17 @@ def test_a_worker_killed_mid_review_is_an_error_and_the_next_review_gets_a_new_o
     finally:
         worker.stop()
         llm.close()
+
+
+def test_closing_while_crewai_loads_abandons_the_load_instead_of_waiting_for_it(scripted: ScriptedLlm) -> None:
+    from papo.conversation.crew import CrewRuntime, CrewState
+
+    crew = CrewRuntime(lambda: scripted.url, "scripted", enabled=True)
+    loader = crew.start_loading()
+    assert loader is not None
+    wait_until(lambda: crew.worker_pid is not None, 30, "the worker process to be started")
+    importing = crew.worker_pid
+    crew.close()  # the daemon stopping seconds after it started: CrewAI's import is still under way
+    assert not loader.is_alive()
+    assert crew.state is CrewState.FAILED  # waiting for the load would have left it READY
+    assert crew.worker_pid is None and importing is not None and not psutil.pid_exists(importing)

@@ -36,7 +36,7 @@ def daemon(*args: str, cpus: set[int] | None = None) -> Iterator[tuple[subproces
     finally:
         if process.poll() is None:
             process.kill()
-            process.wait()
+        process.communicate()  # reaps it and closes its output pipe (a test that failed mid-way left it open)
 
 
 def health(base: str) -> dict[str, Any] | None:

@@ -1,4 +1,5 @@
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ def _turn(text: str) -> NewTurn:
 def test_schema_is_migrated_and_wal_is_on(state_dir: Path) -> None:
     store = Store(state_dir / "papo.sqlite3", "dev-1", 300)
     store.close()
-    with sqlite3.connect(state_dir / "papo.sqlite3") as db:
+    with closing(sqlite3.connect(state_dir / "papo.sqlite3")) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0006"
         columns = {row[1] for row in db.execute("PRAGMA table_info(turn)")}
@@ -89,7 +90,7 @@ def test_read_only_state_dir_is_a_clear_error_and_loses_nothing(state_dir: Path,
     store.close()
     with read_only(state_dir), pytest.raises(StateDirError, match="read-only; set PAPO_STATE_DIR"):
         Store(path, "dev-1", 300)
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db:
         assert db.execute("SELECT text FROM turn").fetchall() == [("guardado",)]
 
 

@@ -6,6 +6,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,7 +23,7 @@ def store(state_dir: Path) -> Iterator[Store]:
 
 
 def test_the_migration_adds_repeat_and_seen_columns(store: Store, state_dir: Path) -> None:
-    with sqlite3.connect(state_dir / "papo.sqlite3") as db:
+    with closing(sqlite3.connect(state_dir / "papo.sqlite3")) as db:
         reminder = {row[1] for row in db.execute("PRAGMA table_info(reminder)")}
         event = {row[1] for row in db.execute("PRAGMA table_info(wellbeingevent)")}
     assert "repeat" in reminder and {"seen_at", "seen_by"} <= event

@@ -68,6 +68,8 @@ class CrewRuntime:
         # LiteLLM wants a key even for an endpoint without keys
         self._worker = CrewWorker(model, api_key or "none", max_tokens, storage_dir, WORKER_IDLE_EXIT_S)
         self._loader: threading.Thread | None = None
+        self._abandoned = False  # set by abandon_load() during a load
+        self._settled = threading.Event()  # the load ended, ready or failed
 
     @property
     def worker_pid(self) -> int | None:
@@ -82,19 +84,40 @@ class CrewRuntime:
         self._loader.start()
         return self._loader
 
-    def close(self, timeout_s: float = 60.0) -> None:
-        """Wait for a start in progress, then stop the worker."""
-        if self._loader is not None:
-            self._loader.join(timeout_s)
+    def wait_until_loaded(self, timeout_s: float) -> None:
+        """Wait (up to `timeout_s`) for a load in progress to end, ready or failed; at once if none was started."""
+        if self._loader is not None and self.state is CrewState.LOADING:
+            self._settled.wait(timeout_s)
+
+    def abandon_load(self, timeout_s: float = 10.0) -> None:
+        """Stop a load in progress (the daemon is stopping: it must not wait for CrewAI's import)."""
+        loader = self._loader
+        if loader is not None and loader.is_alive():
+            self._abandoned = True
+            self._worker.abort()
+            loader.join(timeout_s)
+
+    def close(self) -> None:
+        """Abandon a load in progress, then stop the worker."""
+        self.abandon_load()
         self._worker.stop()
 
     def load(self) -> None:
         """Start the worker once (CrewAI imported in it) to know the crew can run; it leaves when idle."""
         try:
+            self._load()
+        finally:
+            self._settled.set()
+
+    def _load(self) -> None:
+        try:
             seconds = self._worker.start()
         except CrewWorkerError as exc:  # CrewAI failing must leave the companion answering without it
             self.state, self.detail = CrewState.FAILED, str(exc)[:300]
-            log.error("CrewAI could not be loaded; answering without it", extra=fields(reason=self.detail))
+            if self._abandoned:
+                log.info("CrewAI load abandoned: the companion is stopping")
+            else:
+                log.error("CrewAI could not be loaded; answering without it", extra=fields(reason=self.detail))
             return
         self.load_ms = seconds * 1000
         self.state = CrewState.READY

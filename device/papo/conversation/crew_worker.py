@@ -78,6 +78,12 @@ class CrewWorker:
         with self._lock:
             self._stop()
 
+    def abort(self) -> None:
+        """Kill the worker now, even one still importing CrewAI (the daemon is stopping); a later review starts one."""
+        process = self._process  # not under the lock: a start in progress holds it until the worker answers
+        if process is not None and process.poll() is None:
+            process.kill()
+
     def _start(self) -> float:
         if self._process is not None and self._process.poll() is None:
             return 0.0

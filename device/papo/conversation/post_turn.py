@@ -8,8 +8,10 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Final
 
 from papo.conversation.crew import CrewRuntime, CrewState
+from papo.conversation.crew_worker import START_TIMEOUT_S
 from papo.conversation.memory import MemoryStore
 from papo.conversation.turn import TurnContext, TurnOutcome
 from papo.errors import PapoError
@@ -18,6 +20,8 @@ from papo.system.logging import fields
 from papo.system.memory import give_back_memory
 
 log = logging.getLogger(__name__)
+
+CREW_LOAD_WAIT_S: Final = START_TIMEOUT_S + 10  # the worker's own start limit, then the rule
 
 _PERSONAL = re.compile(
     r"\b(meu|minha|meus|minhas|me chamo|tenho|moro|gosto|my|i have|i live|i like|i'm called|my name)\b", re.IGNORECASE
@@ -82,6 +86,8 @@ class PostTurnReviewer:
                 give_back_memory("reviews done")
 
     def _review(self, turn: TurnContext, outcome: TurnOutcome) -> None:
+        # a turn heard while CrewAI still loads (just after boot) is reviewed like any other, not by the rule
+        self._crew.wait_until_loaded(CREW_LOAD_WAIT_S)
         if self._crew.state is CrewState.READY:
             self._wait_for_a_pause()
         try:

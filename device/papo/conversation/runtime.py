@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -75,6 +76,7 @@ class ConversationRuntime:
         self._store = store
         self._cache = cache
         self._server: EmbeddedLlm | None = None
+        self._aborting = threading.Event()  # set by abort_start()
         embedded = settings.llm.endpoint == EMBEDDED
         self._api_key = secrets.token_urlsafe(32) if embedded else endpoint_key(settings)  # per run when embedded
         self._banned: list[int] = []  # the embedded model's unspeakable tokens, read at start
@@ -103,7 +105,7 @@ class ConversationRuntime:
         settings = self.settings
         crew_thread = self.crew.start_loading()
         try:
-            if settings.llm.endpoint == EMBEDDED:
+            if settings.llm.endpoint == EMBEDDED and not self._aborting.is_set():
                 gguf = model_file(settings)
                 self._banned = banned_tokens(gguf)
                 self._server = EmbeddedLlm(gguf, settings.llm, settings.state_dir / "llm.log", self._api_key)
@@ -125,6 +127,9 @@ class ConversationRuntime:
             log.error(
                 "no language model; answering with fixed phrases", extra=fields(reason=str(exc), retrying=retrying)
             )
+        if self._aborting.is_set():
+            log.info("conversation engine start abandoned: the daemon is stopping")
+            return
         try:
             self.memory = open_memory(settings, self._store.memories, self._cache)
             self.status.memories = self.memory.count()
@@ -139,6 +144,13 @@ class ConversationRuntime:
             "conversation engine started",
             extra=fields(state=self.status.state.value, load_ms=round(self.status.load_ms)),
         )
+
+    def abort_start(self) -> None:
+        """The daemon stops while the engine starts: abandon CrewAI's load and the model server so start() returns."""
+        self._aborting.set()
+        self.crew.abandon_load()
+        if self._server is not None:
+            self._server.stop()
 
     def _base_url(self) -> str:
         """The endpoint, or the embedded server's address now (LlmUnavailableError while it has none)."""
@@ -161,7 +173,8 @@ class ConversationRuntime:
         return None if self._server is None else self._server.pid
 
     def close(self) -> None:
-        """Finish post-turn work, wait for a CrewAI load in progress, release the LLM and stop its server."""
+        """Abandon a CrewAI load in progress, finish post-turn work, release the LLM and stop its server."""
+        self.crew.abandon_load()  # a review waiting for the load then goes by the rule
         self.companion.close()
         self.crew.close()
         if self.llm is not None:
