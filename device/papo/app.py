@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from litestar import Litestar
@@ -27,6 +28,7 @@ from papo.system.watchdog import start_watchdog
 from papo.web.context import WebContext
 from papo.web.health import judge
 from papo.web.mdns import advertised
+from papo.web.panel import editing
 from papo.web.security.accounts import Accounts
 from papo.web.site import build_app
 from papo.wiring import Wiring
@@ -46,6 +48,8 @@ def create_app(settings: Settings, open_source: Callable[[], FrameSource] | None
     store = parts.store()
     conversation = _conversation(parts) if settings.conversation.enabled else None
     voice = VoiceService(settings, store, open_source=open_source, conversation=conversation)
+    if conversation is not None:  # «fala mais alto» holds after a restart, as a change made on the page does
+        conversation.companion.voice_controls.keep = partial(editing.keep_spoken, settings, voice.apply_settings)
     voice.watch(startup.pipeline)
     scrubber = parts.scrubber(lambda: conversation.memory if conversation is not None else None)
     erasures = ErasureWatcher(scrubber)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +16,7 @@ from papo.conversation.everyday import Intent, recognise
 from papo.conversation.speech_output import SpeechOutput
 from papo.conversation.turn import HeardTurn
 from papo.conversation.voice_controls import RATE_MAX, RATE_MIN, VOLUME_MIN, VoiceChange, VoiceControls
-from papo.settings import load_settings
+from papo.settings import Settings, load_settings
 from papo.speech.tts import CachedVoice
 from papo.store import Store
 from support.fakes import JournalVoice, NullSpeaker
@@ -99,3 +101,37 @@ def test_a_request_out_of_reach_is_answered_honestly_without_a_model(companion: 
 def test_no_answer_is_prepared_by_the_model_for_what_a_rule_answers(companion: Companion) -> None:
     for text in ("Papo, que horas são?", "Papo, fala mais devagar.", "Papo, liga para a minha filha."):
         assert companion._anticipated_messages(text) is None, text
+
+
+def test_a_voice_change_asked_aloud_is_kept_for_the_next_start_and_in_the_change_log(state_dir: Path) -> None:
+    from papo.web.panel import changelog, editing
+
+    settings = load_settings()  # espeak-ng at 160 words per minute, volume 100 %
+    applied: list[Settings] = []
+    output = SpeechOutput(CachedVoice(JournalVoice([]), AudioCache(None, "tts")), NullSpeaker())
+    controls = VoiceControls(output, settings, "pt", keep=partial(editing.keep_spoken, settings, applied.append))
+    controls.change(VoiceChange.SOFTER)
+    controls.change(VoiceChange.SLOWER)
+    restarted = load_settings()  # what the next start reads
+    assert (restarted.audio.volume, restarted.tts.rate_wpm) == (80, 140)
+    assert [(e.who, e.key, e.old, e.new) for e in changelog.recent(state_dir)] == [
+        ("voz", "tts.rate_wpm", 160, 140), ("voz", "audio.volume", 100, 80),
+    ]  # fmt: skip
+    assert [s.audio.volume for s in applied] == [80]  # the live key went through the daemon's own path too
+
+
+def test_a_voice_change_that_cannot_be_kept_still_holds_until_the_restart(
+    state_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from papo.web.panel import editing
+
+    monkeypatch.setenv("PAPO_AUDIO__VOLUME", "60")  # the service's environment holds the volume: the page cannot
+    settings = load_settings()
+    output = SpeechOutput(CachedVoice(JournalVoice([]), AudioCache(None, "tts")), NullSpeaker())
+    output.gain = 0.6
+    controls = VoiceControls(output, settings, "pt", keep=partial(editing.keep_spoken, settings, lambda _: None))
+    assert controls.change(VoiceChange.LOUDER).startswith("Certo, vou falar mais alto")
+    assert output.gain == pytest.approx(0.8)
+    (warning,) = [r for r in caplog.records if r.getMessage() == "voice change not kept for the next start"]
+    assert "variável de ambiente" in getattr(warning, "reason", "")
+    assert load_settings().audio.volume == 60

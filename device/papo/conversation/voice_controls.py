@@ -1,17 +1,20 @@
 """«Fala mais devagar / mais rápido / mais alto / mais baixo»: the voice's speed and loudness changed at once.
 
-The change lasts until Papo restarts (the owner keeps a speed or a loudness with `tts.rate_wpm` and `audio.volume`
-on the web page or in papo.toml). Each step stays within bounds; at a bound Papo says it cannot go further.
+The daemon keeps each change (`keep`) as if made on the web page (`tts.rate_wpm`, `audio.volume`, with a line in its
+change log), so the voice is still the one asked for after a restart. Each step stays within bounds; at a bound
+Papo says it cannot go further.
 Only the espeak-ng voice changes speed; with a neural voice Papo says it cannot.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from papo.conversation.speech_output import SpeechOutput
+from papo.errors import PapoError
 from papo.settings import Settings
 from papo.speech.tts import load_voice
 from papo.system.logging import fields
@@ -73,6 +76,8 @@ class VoiceControls:
     settings: Settings
     language: str
 
+    keep: Callable[[str, int], None] | None = None  # keeps a setting for the next start (the daemon's settings file)
+
     def __post_init__(self) -> None:
         self.rate_wpm = self.settings.tts.rate_wpm
 
@@ -89,7 +94,20 @@ class VoiceControls:
             return _AT_LIMIT[self.language][wanted]
         log.info("voice changed", extra=fields(change=wanted.value, rate_wpm=self.rate_wpm,
                                                volume=round(self.output.gain * 100)))  # fmt: skip
+        if wanted in (VoiceChange.LOUDER, VoiceChange.SOFTER):
+            self._kept("audio.volume", round(self.output.gain * 100))
+        else:
+            self._kept("tts.rate_wpm", self.rate_wpm)
         return _DONE[self.language][wanted]
+
+    def _kept(self, key: str, value: int) -> None:
+        """Keep the new value for the next start; if it cannot be kept, it still holds until then."""
+        if self.keep is None:
+            return
+        try:
+            self.keep(key, value)
+        except (PapoError, OSError) as exc:
+            log.warning("voice change not kept for the next start", extra=fields(key=key, reason=str(exc)[:200]))
 
     def _volume(self, wanted: VoiceChange) -> bool:
         now = round(self.output.gain * 100)

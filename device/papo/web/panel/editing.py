@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from pydantic import BaseModel, ValidationError
 
@@ -38,6 +38,7 @@ from papo.web.panel.fields import EDITABLE, LINKED
 log = logging.getLogger(__name__)
 
 _LOCK = threading.Lock()  # one change at a time: the page's file is read, changed and replaced whole
+SPOKEN: Final = "voz"  # who made a change asked for aloud, in the change log
 
 
 @dataclass(frozen=True)
@@ -187,3 +188,8 @@ def change(
     keys = ",".join(key for key, _, _ in changes)
     log.info("settings changed on the page", extra=fields(keys=keys, live=",".join(live), restart=",".join(pending)))
     return Outcome(after, entries, live, pending)
+
+
+def keep_spoken(started: Settings, apply_live: Callable[[Settings], None], key: str, value: Any) -> None:
+    """Keep a change asked for aloud («fala mais alto») as the page keeps its own; SettingsRefusedError if refused."""
+    change(started.state_dir, started, {key: value}, SPOKEN, apply_live)
