@@ -1,7 +1,7 @@
 """Benchmark: is Papo pleasant and useful to talk to? Scripted pt-BR conversations through the real companion.
 
 Run: uv run python bench/companion.py [--quick] [--model smollm2-135m] [--temperature T] [--top-p P]
-     [--repeat-penalty R] [--no-baseline]
+     [--repeat-penalty R] [--seed N] [--no-baseline]
 
 The cases (bench/companion_cases/*.toml, 1-4 turns each) go through the real companion: its rules (wellbeing,
 reminders, everyday questions), its memory (the SQLite store and the ChromaDB index, reopened for a turn marked
@@ -378,6 +378,7 @@ def main() -> None:
     parser.add_argument(
         "--no-ban", action="store_true", help="the tuned companion without the unspeakable tokens banned"
     )
+    parser.add_argument("--seed", type=int, help="sample every reply from this seed (default: the server's sequence)")
     parser.add_argument("--no-baseline", action="store_true", help="only the tuned companion")
     parser.add_argument("--baseline-only", action="store_true", help="only the baseline (first prompt and settings)")
     parser.add_argument("--only", help="only these categories (comma-separated, e.g. dia,familia)")
@@ -392,14 +393,16 @@ def main() -> None:
         top_p=args.top_p if args.top_p is not None else TUNED.top_p,
         repeat_penalty=args.repeat_penalty if args.repeat_penalty is not None else TUNED.repeat_penalty,
         ban_unspeakable=not args.no_ban,
+        seed=args.seed,
     )
+    legacy = replace(LEGACY, seed=args.seed)
     cases = load_cases()
     if args.only:
         cases = [case for case in cases if case.category in args.only.split(",")]
     cases = quick_selection(cases) if args.quick else cases
     print(
         f"{len(cases)} cases; model {args.model}, temperature {base.llm.temperature}, top_p {tuning.top_p}, "
-        f"repeat_penalty {tuning.repeat_penalty}, ban {tuning.ban_unspeakable}",
+        f"repeat_penalty {tuning.repeat_penalty}, ban {tuning.ban_unspeakable}, seed {tuning.seed}",
         file=sys.stderr,
         flush=True,
     )
@@ -410,7 +413,7 @@ def main() -> None:
     server.start()
     rows: dict[str, list[CaseResult]] = {}
     try:
-        for label, chosen in (("tuned", tuning), ("baseline", LEGACY)):
+        for label, chosen in (("tuned", tuning), ("baseline", legacy)):
             if (label == "baseline" and args.no_baseline) or (label == "tuned" and args.baseline_only):
                 continue
             llm = base.llm

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -95,6 +96,7 @@ def test_the_ban_and_sampling_go_only_to_the_embedded_server() -> None:
     assert options["logit_bias"] == {"10": BAN, "20": BAN} and "top_p" in options and "repeat_penalty" in options
     assert TUNED.request_options(embedded=False, banned=[10]) == {}  # another server may refuse fields it does not know
     assert LEGACY.request_options(embedded=True, banned=[10]) == {}
+    assert "seed" not in options and replace(LEGACY, seed=7).request_options(embedded=True) == {"seed": 7}
 
 
 def test_the_banned_ids_are_read_once_and_kept_beside_the_model(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ class Tuning:
     ban_unspeakable: bool = True  # markup, code signs, emojis banned (unspeakable.py), on the embedded server only
     filtered: bool = True  # reply_filter.speakable on every reply
     reach_rules: bool = True  # the honest "não consigo" for weather, news and calls, without the model
+    seed: int | None = None  # every reply sampled from this seed (bench/companion.py --seed); None: the server's own
 
     def request_options(self, embedded: bool, banned: Sequence[int] = ()) -> dict[str, object]:
         """The extra request fields: on the embedded llama.cpp server only (an OpenAI endpoint may refuse them).
@@ -36,6 +37,8 @@ class Tuning:
             options["top_p"] = self.top_p
         if self.repeat_penalty is not None:
             options["repeat_penalty"] = self.repeat_penalty
+        if self.seed is not None:
+            options["seed"] = self.seed
         if self.ban_unspeakable and banned:
             options["logit_bias"] = logit_bias(list(banned))
         return options
