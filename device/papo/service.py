@@ -140,12 +140,13 @@ class VoiceService:
         return Activity.THINKING if self._busy else Activity.LISTENING
 
     def apply_settings(self, new: Settings) -> None:
-        """Take at once the settings that apply live (`live_keys()`): privacy, volume, the companion's."""
+        """Take at once the settings that apply live (`live_keys()`): privacy, volume, speaking rate, the companion's."""
         audio = self._settings.audio.model_copy(update={"volume": new.audio.volume})
         self._settings = self._settings.model_copy(update={"privacy": new.privacy, "audio": audio})
         if self.conversation is not None:
             self.conversation.companion.apply_settings(new.conversation)
             self.conversation.companion.output.gain = new.audio.volume / 100
+            self.conversation.companion.voice_controls.use_rate(new.tts.rate_wpm)
 
     def _companion_on(self) -> bool:
         runtime = self.conversation

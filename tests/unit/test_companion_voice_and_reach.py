@@ -83,14 +83,19 @@ def test_slower_and_faster_change_the_espeak_voice_within_bounds(state_dir: Any)
         controls.change(VoiceChange.FASTER)
     assert controls.change(VoiceChange.FASTER) == "Já estou falando o mais rápido que consigo."
     assert output.voice.voice.name == f"espeak:pt-br:{RATE_MAX}"
+    controls.use_rate(180)  # a change made on the page (a live key)
+    assert controls.rate_wpm == 180 and output.voice.voice.name == "espeak:pt-br:180"
 
 
 def test_a_neural_voice_says_it_cannot_change_its_speed(state_dir: Any) -> None:
     settings = load_settings(tts={"engine": "kokoro"})
     output = SpeechOutput(CachedVoice(JournalVoice([]), AudioCache(None, "tts")), NullSpeaker())
     voice_before = output.voice.voice
-    answer = VoiceControls(output, settings, "pt").change(VoiceChange.FASTER)
+    controls = VoiceControls(output, settings, "pt")
+    answer = controls.change(VoiceChange.FASTER)
     assert "não consigo mudar a velocidade" in answer and output.voice.voice is voice_before
+    controls.use_rate(200)  # the page's speaking rate is espeak-ng's: nothing to change here
+    assert output.voice.voice is voice_before
 
 
 def test_a_request_out_of_reach_is_answered_honestly_without_a_model(companion: Companion) -> None:
@@ -117,7 +122,7 @@ def test_a_voice_change_asked_aloud_is_kept_for_the_next_start_and_in_the_change
     assert [(e.who, e.key, e.old, e.new) for e in changelog.recent(state_dir)] == [
         ("voz", "tts.rate_wpm", 160, 140), ("voz", "audio.volume", 100, 80),
     ]  # fmt: skip
-    assert [s.audio.volume for s in applied] == [80]  # the live key went through the daemon's own path too
+    assert [(s.audio.volume, s.tts.rate_wpm) for s in applied] == [(80, 160), (80, 140)]  # the daemon's live path
 
 
 def test_a_voice_change_that_cannot_be_kept_still_holds_until_the_restart(

@@ -134,7 +134,8 @@ def test_live_keys_come_from_the_fields_marked_live() -> None:
     assert live_keys() == {
         "conversation.companion_name", "conversation.history_turns", "conversation.memories_in_prompt",
         "conversation.wake_words", "conversation.follow_up_s", "conversation.anticipate",
-        "conversation.review_after_idle_s", "audio.volume", "privacy.keep_unaddressed", "privacy.history",
+        "conversation.review_after_idle_s", "audio.volume", "tts.rate_wpm", "privacy.keep_unaddressed",
+        "privacy.history",
     }  # fmt: skip
     assert "conversation.crew" not in live_keys() and "conversation.language" not in live_keys()
 

@@ -124,12 +124,13 @@ def test_a_change_is_validated_whole_and_nothing_is_half_written(state_dir: Path
 
 def test_live_keys_apply_at_once_others_wait_for_a_restart(state_dir: Path) -> None:
     started, calls = load_settings(), list[Settings]()
-    outcome = editing.change(state_dir, started, {"privacy.history": False, "tts.rate_wpm": 210}, "Ana", calls.append)
-    assert outcome.applied == ["privacy.history"] and outcome.restart_needed == ["tts.rate_wpm"]
-    assert calls and calls[0].privacy.history is False
+    values = {"privacy.history": False, "tts.rate_wpm": 210, "tts.voice": "pt"}
+    outcome = editing.change(state_dir, started, values, "Ana", calls.append)
+    assert outcome.applied == ["privacy.history", "tts.rate_wpm"] and outcome.restart_needed == ["tts.voice"]
+    assert calls and calls[0].privacy.history is False and calls[0].tts.rate_wpm == 210
     entries = changelog.recent(state_dir)
     assert {(e.who, e.key, e.old, e.new) for e in entries} == {
-        ("Ana", "privacy.history", True, False), ("Ana", "tts.rate_wpm", 160, 210)
+        ("Ana", "privacy.history", True, False), ("Ana", "tts.rate_wpm", 160, 210), ("Ana", "tts.voice", None, "pt")
     }  # fmt: skip
 
 

@@ -191,14 +191,14 @@ def test_a_change_that_needs_a_restart_says_so_and_offers_it(app: Litestar, monk
     monkeypatch.setattr(restart, "_requested", threading.Event())
     monkeypatch.delenv("INVOCATION_ID", raising=False)
     with owner_client(app) as owner:
-        body = owner.put("/api/v1/settings", json={"values": {"tts.rate_wpm": 210}}).json()
+        body = owner.put("/api/v1/settings", json={"values": {"tts.voice": "pt"}}).json()
         page = owner.get("/ajustes")
         refused = owner.post("/api/v1/restart")
         assert refused.status_code == 409 and not stopped.is_set()  # no service manager would start papo again
         monkeypatch.setenv("INVOCATION_ID", "0123")
         accepted = owner.post("/api/v1/restart")
-    assert body["restart_needed"] == ["tts.rate_wpm"] and body["applied"] == []
-    assert "Reiniciar agora" in page.text and "tts.rate_wpm" in page.text
+    assert body["restart_needed"] == ["tts.voice"] and body["applied"] == []
+    assert "Reiniciar agora" in page.text and "tts.voice" in page.text
     assert accepted.status_code == 202 and accepted.json()["restarting"] is True
     assert stopped.is_set() and restart.restart_requested()
 

@@ -118,12 +118,18 @@ class VoiceControls:
         self.output.gain = new / 100
         return True
 
+    def use_rate(self, wpm: int) -> None:
+        """Speak at `wpm` words a minute from the next sentence on (a change made on the page or by the fleet)."""
+        if self.settings.tts.engine != "espeak" or wpm == self.rate_wpm:
+            return
+        tts = self.settings.tts.model_copy(update={"rate_wpm": wpm})
+        self.output.voice.voice = load_voice(self.settings.model_copy(update={"tts": tts}), self.language)
+        self.rate_wpm = wpm
+
     def _rate(self, wanted: VoiceChange) -> bool:
         step = RATE_STEP if wanted is VoiceChange.FASTER else -RATE_STEP
         new = max(RATE_MIN, min(RATE_MAX, self.rate_wpm + step))
         if new == self.rate_wpm or (step > 0 and new < self.rate_wpm) or (step < 0 and new > self.rate_wpm):
             return False
-        tts = self.settings.tts.model_copy(update={"rate_wpm": new})
-        self.output.voice.voice = load_voice(self.settings.model_copy(update={"tts": tts}), self.language)
-        self.rate_wpm = new
+        self.use_rate(new)
         return True
