@@ -140,7 +140,7 @@ class VoiceService:
         return Activity.THINKING if self._busy else Activity.LISTENING
 
     def apply_settings(self, new: Settings) -> None:
-        """Take at once the settings that apply live (`live_keys()`): privacy, volume, speaking rate, the companion's."""
+        """Take at once the settings that apply live (`live_keys()`): privacy, volume, speech rate, companion's."""
         audio = self._settings.audio.model_copy(update={"volume": new.audio.volume})
         self._settings = self._settings.model_copy(update={"privacy": new.privacy, "audio": audio})
         if self.conversation is not None:

@@ -311,7 +311,10 @@ class TtsSettings(Section):
         json_schema_extra=FLEET,
     )  # fmt: skip
     rate_wpm: int = Field(
-        default=160, ge=80, le=400, description="espeak-ng speaking speed, words per minute",
+        default=160,
+        ge=80,
+        le=400,
+        description="espeak-ng speaking speed, words per minute",
         json_schema_extra=LIVE_FLEET,
     )
 
