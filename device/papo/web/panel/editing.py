@@ -186,7 +186,8 @@ def change(
         apply_live(after)
     pending = pending_restart(started, after)
     keys = ",".join(key for key, _, _ in changes)
-    log.info("settings changed on the page", extra=fields(keys=keys, live=",".join(live), restart=",".join(pending)))
+    by = "voice" if who == SPOKEN else "page"
+    log.info("settings changed", extra=fields(by=by, keys=keys, live=",".join(live), restart=",".join(pending)))
     return Outcome(after, entries, live, pending)
 
 
