@@ -8,7 +8,7 @@ none of it:
 - `services`: PostgreSQL, Redis or Mosquitto;
 - `audio`: an ALSA/PulseAudio device (the PulseAudio rig);
 - `browser`: Chromium;
-- `slow`: none of the above, but minutes long (the cache's kill soak).
+- `slow`: none of the above, but long (the cache's kill soak, the program run over and over).
 
 Markers are added automatically for the fixtures that bring those things (see NEEDS below); a test that
 needs one without such a fixture (a CLI command that loads the models) carries the marker explicitly.

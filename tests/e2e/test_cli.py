@@ -108,7 +108,8 @@ def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     }
 
 
-@pytest.mark.timeout(150)  # five runs of the program: ~3 s each when idle, over 6 s each on a busy 2-core machine
+@pytest.mark.slow  # five runs of the program: ~2 s each when idle, over 6 s each on a busy 2-core machine
+@pytest.mark.timeout(150)
 def test_bad_recordings_give_one_clear_line_and_lose_nothing(state_dir: Path, tmp_path: Path) -> None:
     from papo.store import NewTurn, Store
 
