@@ -10,7 +10,7 @@ import pytest
 
 from papo.conversation.llm import LlmUnavailableError
 from papo.conversation.person import person_name
-from papo.conversation.prompt import Grounding, PastTurn, companion_messages, fixed_text
+from papo.conversation.prompt import Grounding, PastTurn, companion_messages, fixed_text, prompt_echo
 from papo.conversation.reach import OutOfReach, cannot, out_of_reach
 from papo.conversation.reply_filter import clean_sentence, speakable
 from papo.conversation.sentences import sentences
@@ -156,10 +156,14 @@ def test_the_persons_name_comes_from_their_own_words(texts: list[str], name: str
         ("Papo, qual é a previsão do tempo?", OutOfReach.WEATHER),
         ("Quais são as notícias de hoje?", OutOfReach.NEWS),
         ("Quem ganhou o jogo ontem?", OutOfReach.NEWS),
+        ("Como está o trânsito na cidade agora?", OutOfReach.NEWS),
+        ("Hoje peguei muito trânsito na volta do mercado.", None),
         ("Liga para a minha filha, por favor.", OutOfReach.CALL),
         ("Papo, manda uma mensagem pro meu neto.", OutOfReach.CALL),
         ("Quantos comprimidos de paracetamol eu posso tomar por dia?", OutOfReach.MEDICINE),
         ("Quanto de insulina eu devo aplicar hoje?", OutOfReach.MEDICINE),
+        ("Será que eu tomo um anti-inflamatório?", OutOfReach.MEDICINE),
+        ("Será que eu tomo um banho agora?", None),
         ("Ontem eu tomei o remédio da pressão.", None),
         ("Ontem choveu muito e eu fiquei em casa vendo o jogo.", None),
         ("Minha filha vai ligar para mim amanhã de manhã, que bom.", None),
@@ -176,11 +180,31 @@ def test_the_answer_out_of_reach_says_it_cannot() -> None:
         assert "can't" in cannot(kind, "en")
 
 
-def test_a_reply_with_nothing_fit_to_say_gets_the_short_follow_up() -> None:
-    dropped = ["Claro! Como posso ajudá-lo hoje?", "Sou uma inteligência artificial."]
-    assert clean_sentence(dropped[0]) is None
-    assert list(speakable(dropped, instead="Hum, me conte mais sobre isso.")) == ["Hum, me conte mais sobre isso."]
-    assert list(speakable([], instead="Hum, me conte mais sobre isso.")) == []  # nothing written: nothing said
+def test_refusals_and_the_prompt_read_back_are_not_said() -> None:
+    for unfit in (
+        "Claro! Como posso ajudá-lo hoje?",
+        "Sou uma inteligência artificial.",
+        "Não posso fornecer informações sobre eventos pessoais.",
+        "Desculpe, mas não posso ajudar com isso.",
+        "Se a pessoa diz que está cansada, você responde com carinho.",
+    ):
+        assert clean_sentence(unfit) is None, unfit
+    assert clean_sentence("Não posso ir com você, mas adoro ouvir suas histórias.") is not None
+
+
+def test_the_rules_and_the_examples_read_back_are_echoes_unless_the_person_said_them() -> None:
+    echo = prompt_echo("pt", "Papo")
+    about_the_dog = echo.check("Meu cachorro late muito de noite.")
+    assert about_the_dog("Fui à feira com a minha vizinha.")  # Papo went nowhere: never said
+    assert not about_the_dog("Que bom! O seu cachorro late para proteger a casa.")
+    assert not about_the_dog("Estou aqui com você.")
+    assert about_the_dog("Se você perguntar algo que contou antes, responda com uma frase completa.")  # the rules
+    assert not about_the_dog("Sobre isso, converse com o médico ou com a família.")  # the rule meant to be said
+    assert about_the_dog("O que vocês compraram?")  # an example's subject, not the person's
+    at_the_market = echo.check("Hoje fui à feira com a minha vizinha e comprei frutas.")
+    assert not at_the_market("Que bom que você foi à feira com a minha vizinha, digo, a sua!")
+    written = ["Fui à feira com a minha vizinha.", "E o seu cachorro, como está?"]
+    assert list(speakable(written, about_the_dog)) == ["E o seu cachorro, como está?"]
 
 
 def test_a_sentence_that_would_make_the_reply_too_long_is_not_said() -> None:

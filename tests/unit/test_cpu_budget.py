@@ -148,7 +148,7 @@ class _HeldLlm:
         self.closed = threading.Event()
         self.words = 0
 
-    def stream(self, messages: object, max_tokens: int, temperature: float) -> Iterator[str]:
+    def stream(self, messages: object, max_tokens: int, temperature: float, **_: object) -> Iterator[str]:
         try:
             for _ in range(1000):
                 self.words += 1

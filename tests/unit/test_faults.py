@@ -45,7 +45,7 @@ class Chat:
 
     model = "fake-llm"
 
-    def stream(self, messages: list[ChatMessage], max_tokens: int, temperature: float) -> Iterator[str]:
+    def stream(self, messages: list[ChatMessage], max_tokens: int, temperature: float, **_: object) -> Iterator[str]:
         yield REPLY
 
 

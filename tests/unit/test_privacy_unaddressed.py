@@ -78,7 +78,7 @@ class ScriptedChat:
     def __init__(self) -> None:
         self.prompts: list[str] = []
 
-    def stream(self, messages: list[ChatMessage], max_tokens: int, temperature: float) -> Iterator[str]:
+    def stream(self, messages: list[ChatMessage], max_tokens: int, temperature: float, **_: object) -> Iterator[str]:
         self.prompts.append(" ".join(str(m) for m in messages))
         yield REPLY
 

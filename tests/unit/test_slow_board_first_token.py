@@ -30,7 +30,12 @@ class SlowChat:
         self._read_s = read_s
 
     def stream(
-        self, messages: list[ChatMessage], max_tokens: int, temperature: float, first_token_timeout_s: float = 0.0
+        self,
+        messages: list[ChatMessage],
+        max_tokens: int,
+        temperature: float,
+        first_token_timeout_s: float = 0.0,
+        attempt: int = 0,
     ) -> Iterator[str]:
         self._clock[0] += self._read_s
         yield "Oi"

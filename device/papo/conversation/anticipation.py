@@ -14,11 +14,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from papo.conversation.llm import ChatClient, ChatMessage, LlmUnavailableError
+from papo.conversation.reply_filter import Shape, unshaped
 from papo.conversation.sentences import sentences
 from papo.speech.stt import Transcript
 from papo.speech.tts import CachedVoice, Speech
@@ -54,7 +55,7 @@ class Anticipator:
         messages_for: Callable[[str], list[ChatMessage] | None],
         max_tokens: int,
         temperature: float,
-        shape: Callable[[Iterable[str]], Iterator[str]] = iter,
+        shape: Shape = unshaped,
     ) -> None:
         self._voice = voice
         self._shape = shape  # what makes the model's sentences fit to be said (reply_filter.speakable)
@@ -126,7 +127,7 @@ class Anticipator:
                     first_token.append(time.monotonic())
                 yield piece
 
-        cut = self._shape(sentences(timed(stream)))
+        cut = self._shape(heard.text, sentences(timed(stream)))
         try:
             first = next(cut, None)
             speech = None if first is None or generation != self._generation else self._voiced(first)

@@ -11,10 +11,9 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
-from functools import partial
 
 from papo.conversation.alert_state import AlertCases
 from papo.conversation.alert_voice import ALERT_WAIT_S, AlertVoice
@@ -45,11 +44,18 @@ from papo.conversation.phrases import (
     urgent_reply,
 )
 from papo.conversation.post_turn import PostTurnReviewer
-from papo.conversation.prompt import Grounding, PastTurn, PromptStyle, build_messages, companion_messages
+from papo.conversation.prompt import (
+    Grounding,
+    PastTurn,
+    PromptStyle,
+    build_messages,
+    companion_messages,
+    prompt_echo,
+)
 from papo.conversation.reach import cannot, out_of_reach
 from papo.conversation.reminders import parse_reminder
 from papo.conversation.replier import Replier
-from papo.conversation.reply_filter import speakable
+from papo.conversation.reply_filter import speakable, unshaped
 from papo.conversation.speech_output import SpeechOutput
 from papo.conversation.tuning import TUNED, Tuning
 from papo.conversation.turn import HeardTurn, TurnContext, TurnOutcome, keep
@@ -104,12 +110,14 @@ class Companion:
         self.reminders_missed = 0  # reminders found overdue past the grace since start (reported on /health)
         self.llm_failing = False  # the last reply meant for the LLM got the fallback phrase (reported on /health)
         self._last_conversation_id: str | None = None
-        shape = partial(speakable, instead=NOTHING_FIT[self._language]) if tuning.filtered else iter
+        self._echo = prompt_echo(self._language, self._conversation.companion_name)
+        shape = self._speakable if tuning.filtered else unshaped
         self.anticipator = Anticipator(
             output.voice, llm, self._anticipated_messages, settings.llm.max_tokens, settings.llm.temperature, shape
         )
         self.pause_observer = WhenRoom(self.anticipator)  # what the listener tells of pauses
-        self._replier = Replier(output, self.anticipator, settings.llm, self._language, shape)
+        instead = NOTHING_FIT[self._language] if tuning.filtered else None
+        self._replier = Replier(output, self.anticipator, settings.llm, self._language, shape, instead)
         self.voice_controls = VoiceControls(output, settings, self._language)
         self.last_intent: str | None = None  # the rule that answered the last turn ("time", "weather"...), if any
         self._reviewer = PostTurnReviewer(store, memory, crew, lambda: self._conversation.review_after_idle_s)
@@ -405,6 +413,10 @@ class Companion:
             return person_name(m.text for m in reversed(self._store.memories.all()))
         except PapoError:
             return None
+
+    def _speakable(self, heard: str, written: Iterable[str]) -> Iterator[str]:
+        """The model's sentences in reply to `heard` fit to be said: filtered, echoes of the prompt dropped."""
+        return speakable(written, self._echo.check(heard))
 
     def _anticipated_messages(self, text: str) -> list[ChatMessage] | None:
         """The prompt a reply to `text` would get, or None when anticipation is off or the LLM will not answer."""

@@ -100,10 +100,12 @@ class ChatClient:
         max_tokens: int,
         temperature: float,
         first_token_timeout_s: float | None = None,
+        attempt: int = 0,
     ) -> Generator[str, None, None]:
         """Yield the reply's text as it is written; LlmUnavailableError if the endpoint fails or is too slow.
 
         `first_token_timeout_s` replaces the client's own wait for the first token (e.g. the warm-up's longer one).
+        `attempt` > 0 asks again for a reply that was unfit: a seed set in the options moves on, so it differs.
         """
         first_token_timeout = first_token_timeout_s or self._first_token_timeout
         timeout = httpx.Timeout(connect=2.0, read=first_token_timeout, write=5.0, pool=2.0)
@@ -114,6 +116,8 @@ class ChatClient:
             "temperature": temperature,
             "stream": True,
         }
+        if attempt and isinstance(seed := self._options.get("seed"), int):
+            body["seed"] = seed + attempt
         deadline = time.monotonic() + self._reply_timeout
         base_url = self.base_url
         try:

@@ -10,6 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from papo.conversation.llm import ChatMessage
+from papo.conversation.reply_filter import PromptEcho
 
 _PERSONA = {
     "pt": (
@@ -92,8 +93,7 @@ _RULES = {
         "falada. Não use listas, emojis nem formatação. Fale sobre o que a pessoa acabou de contar e faça uma "
         "pergunta sobre isso. Se a pessoa perguntar algo que contou antes, responda com uma frase completa usando "
         "o que você sabe sobre ela. Se a pessoa parecer triste ou sozinha, acolha e puxe assunto. Você não tem "
-        "internet nem telefone: se pedirem a previsão do tempo, notícias ou uma ligação, diga que não consegue. "
-        "Sobre remédios, diga para conversar com o médico ou com a família."
+        "internet nem telefone: se pedirem a previsão do tempo, notícias ou uma ligação, diga que não consegue."
     ),
     "en": (
         "You are {name}, a warm conversation companion for an older person. Answer in English, simply and kindly, "
@@ -101,8 +101,13 @@ _RULES = {
         "person just told you and ask a question about it. If they ask about something they told you before, "
         "answer with a whole sentence using what you know about them. If the person seems sad or lonely, comfort "
         "them and keep the conversation going. You have no internet and no phone: if asked for the weather, the news "
-        "or a call, say that you cannot. About medicines, say to talk to the doctor or the family."
+        "or a call, say that you cannot."
     ),
+}
+# Apart from the rules above: it is meant to be said (so it is no echo of the prompt, reply_filter.PromptEcho).
+_MEDICINE_RULE = {
+    "pt": "Sobre remédios, diga para conversar com o médico ou com a família.",
+    "en": "About medicines, say to talk to the doctor or the family.",
 }
 _EXAMPLES = {
     "pt": (
@@ -113,6 +118,11 @@ _EXAMPLES = {
         ("I went to the market with my neighbour today.", "How nice! What did you buy there?"),
         ("I feel lonely.", "I'm here with you. How was your day today?"),
     ),
+}
+# The examples' own subjects: a reply bringing one up that the person did not is copying an example.
+_EXAMPLE_TOPICS = {
+    "pt": ("feira", "vizinha", "compraram"),
+    "en": ("market", "neighbour", "buy"),
 }
 _EXAMPLE = {
     "pt": "Se a pessoa diz «{said}», você responde «{answer}»",
@@ -146,10 +156,17 @@ def _when(now: datetime, language: str) -> str:
     return f"{weekday}, {now.day} de {month} de {now.year}, {period} (por volta das {now.hour}h)"
 
 
+def prompt_echo(language: str, name: str) -> PromptEcho:
+    """What a reply must not repeat: the rules, what the examples have the person say, the examples' subjects."""
+    sources = [_RULES[language].format(name=name)] + [said for said, _ in _EXAMPLES[language]]
+    return PromptEcho(sources, _EXAMPLE_TOPICS[language])
+
+
 def fixed_text(language: str, name: str) -> str:
     """The part of the prompt that never changes: the rules and the example exchanges."""
     examples = " ".join(_EXAMPLE[language].format(said=s, answer=a) + "." for s, a in _EXAMPLES[language])
-    return _RULES[language].format(name=name) + "\n" + _EXAMPLES_HEAD[language] + " " + examples
+    rules = _RULES[language].format(name=name) + " " + _MEDICINE_RULE[language]
+    return rules + "\n" + _EXAMPLES_HEAD[language] + " " + examples
 
 
 def grounding_text(language: str, grounding: Grounding) -> str:

@@ -1,7 +1,7 @@
 """Requests Papo cannot do, answered honestly without the model.
 
-The weather, the news, a call or a message, and how much of a medicine to take (only a doctor or a pharmacist may
-say; Papo never says a dose).
+The weather, the news or the traffic, a call or a message, and how much of a medicine to take (only a doctor or a
+pharmacist may say; Papo never says a dose).
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ _PATTERNS = {
     OutOfReach.NEWS: re.compile(
         r"\b(?:noticias?|(?:as|das) novidades do (?:mundo|brasil)"
         r"|o que (?:aconteceu|esta acontecendo) no (?:mundo|brasil)|quem ganhou o jogo|resultado do jogo"
-        r"|(?:o )?placar do jogo|news|who won the game)\b"
+        r"|(?:o )?placar do jogo|(?:o )?transito (?:na|no|da|do|de|em|hoje|agora)|tem transito"
+        r"|news|who won the game|(?:the )?traffic (?:in|on|like|today|now))\b"
     ),
     OutOfReach.CALL: re.compile(
         r"\b(?:(?:liga|ligue|ligar|telefona|telefone|telefonar)\s+(?:para|pra|pro|a|o)\b|faz(?:er)? uma ligacao"
@@ -38,9 +39,10 @@ _PATTERNS = {
     ),
     OutOfReach.MEDICINE: re.compile(
         r"\b(?:quantos?|quantas?|quanto de|qual (?:a )?dose|que dose|qual remedio|que remedio|posso tomar|devo tomar"
-        r"|tomo mais|posso aplicar|devo aplicar|how much|how many|which medicine|can i take|should i take)\b"
+        r"|tomo mais|posso aplicar|devo aplicar|sera que (?:eu )?(?:tomo|aplico)|e bom (?:eu )?tomar"
+        r"|how much|how many|which medicine|can i take|should i take)\b"
         r".*\b(?:remedios?|comprimidos?|capsulas?|gotas?|doses?|insulina|paracetamol|dipirona|ibuprofeno|aspirina"
-        r"|antibioticos?|anti-inflamatorios?|antiinflamatorios?|calmantes?|tomo|tomar|aplicar|medicine|pills?|tablets?"
+        r"|antibioticos?|anti[ -]?inflamatorios?|calmantes?|tomo|tomar|aplicar|medicine|pills?|tablets?"
         r"|aspirin|insulin)\b"
     ),
 }
@@ -48,7 +50,8 @@ _ASKING = re.compile(r"\b(?:papo|voce|pode|consegue|sabe|me diz|me fala|quero|qu
 _ANSWERS = {
     "pt": {
         OutOfReach.WEATHER: "Isso eu não consigo saber: não tenho a previsão do tempo. Como está o dia aí pela janela?",
-        OutOfReach.NEWS: "Não consigo ver as notícias, não tenho internet. Qual assunto você tem acompanhado?",
+        OutOfReach.NEWS: "Não consigo ver as notícias nem o trânsito, não tenho internet. Qual assunto você tem "
+        "acompanhado?",
         OutOfReach.MEDICINE: "Sobre remédio e dose, quem pode dizer é o seu médico ou o farmacêutico, eu não consigo. "
         "Quer que eu lembre você de perguntar a eles?",
         OutOfReach.CALL: "Não consigo fazer ligações nem mandar mensagens. Posso lembrar você de ligar mais tarde, se "
@@ -56,7 +59,7 @@ _ANSWERS = {
     },
     "en": {
         OutOfReach.WEATHER: "I can't know that: I have no weather forecast. How does the day look from your window?",
-        OutOfReach.NEWS: "I can't see the news, I have no internet. What have you been following?",
+        OutOfReach.NEWS: "I can't see the news or the traffic, I have no internet. What have you been following?",
         OutOfReach.MEDICINE: "About medicine and doses, only your doctor or pharmacist can say; I can't. Shall I "
         "remind you to ask them?",
         OutOfReach.CALL: "I can't make calls or send messages. I can remind you to call later, if you like.",

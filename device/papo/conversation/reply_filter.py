@@ -1,17 +1,27 @@
 """What the model writes, made fit to be said: no markup, lists, emojis, links, code, clichés or doses; whole sentences.
 
-A small model sometimes writes "**Claro!**", "1. ...", a smiley, "Como posso ajudar?" or "tome 500 mg". Each
-sentence is cleaned (markup and emojis removed), and dropped if it is code, a link, an assistant's cliché or a
-dose; the reply stops at a whole sentence once it has said enough, and an unfinished last sentence (cut by the
-token limit) is dropped when something was already said.
+A small model sometimes writes "**Claro!**", "1. ...", a smiley, "Como posso ajudar?", "tome 500 mg" or a line of
+its own prompt ("Fui à feira com a minha vizinha.", from an example; "Se a pessoa diz…"). Each sentence is cleaned
+(markup and emojis removed), and dropped if it is code, a link, an assistant's cliché or refusal, a dose or an echo
+of the prompt; the reply stops at a whole sentence once it has said enough, and an unfinished last sentence (cut by
+the token limit) is dropped when something was already said.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from papo.text import fold
+
+Shape = Callable[[str, Iterable[str]], Iterator[str]]
+"""What makes the model's sentences written in reply to the person's words fit to be said."""
+
+
+def unshaped(heard: str, written: Iterable[str]) -> Iterator[str]:
+    """The model's sentences as written (the baseline companion's shape)."""
+    return iter(written)
+
 
 _EMOJI = re.compile(
     "[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f1e6-\U0001f1ff\u200d\ufe0f\u2b50\u2b55\u2190-\u21ff\u2300-\u23ff]"
@@ -27,8 +37,11 @@ _CLICHES = re.compile(
     r"|\bgostaria de (?:algo|alguma coisa) mais\b|\bprecisa de (?:mais )?(?:alguma coisa|algo|ajuda)\b"
     r"|\bhow (?:can|may) i (?:help|assist)|\bas an? (?:ai|assistant|language model)\b|\bi(?:'m| am) an ai\b"
     r"|\blanguage model\b|\bassistente\b|\baqui est(?:a|ao) (?:uma?|alguns|algumas|as|os)\b"
-    r"|\bhere (?:is|are) (?:a|some)\b"
-)
+    r"|\bhere (?:is|are) (?:a|some)\b|\bnao posso (?:fornecer|oferecer|dar) (?:informac|conselh|opini)"
+    r"|\b(?:desculpe|sinto muito),? (?:mas )?nao (?:posso|consigo) (?:ajudar|responder|falar)"
+    r"|\bi (?:can't|cannot) (?:provide|help with)\b"
+    r"|\ba pessoa (?:diz|disse|disser|acabou|pergunt|parec|se chama)|\bvoce responde\b|\bthe person (?:says|asks)\b"
+)  # the last line: the prompt's instructions read back
 _DOSE_UNIT = (
     r"(?:mg|miligramas?|ml|mililitros?|g|gramas?|mcg|ui|gotas?|comprimidos?|capsulas?|pilulas?|doses?|colher(?:es)?"
     r"|sache|saches|milligrams?|drops?|tablets?|pills?|capsules?|teaspoons?)"
@@ -44,6 +57,7 @@ _DOSE = re.compile(
 _WORDS_ENOUGH = 30  # once this many words were said, the reply ends with the sentence under way
 _WORDS_MAX = 45  # a sentence that would take the reply past this is not said (unless it is the first)
 _MAX_SENTENCES = 3
+_ECHO_RUN = 4  # words in a row taken from the rules or an example's saying make a sentence an echo
 
 
 def clean_sentence(sentence: str) -> str | None:
@@ -62,22 +76,48 @@ def clean_sentence(sentence: str) -> str | None:
     return text
 
 
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", fold(text))
+
+
+def _runs(text: str) -> set[tuple[str, ...]]:
+    words = _words(text)
+    return {tuple(words[i : i + _ECHO_RUN]) for i in range(len(words) - _ECHO_RUN + 1)}
+
+
+class PromptEcho:
+    """Tells a sentence that repeats the prompt: its rules read back, an example's saying or subject taken as its own.
+
+    `sources` are the texts not to repeat (four words in a row); `topics` the examples' subjects (words).
+    """
+
+    def __init__(self, sources: Iterable[str], topics: Iterable[str] = ()) -> None:
+        self._runs: set[tuple[str, ...]] = set()
+        for text in sources:
+            self._runs |= _runs(text)
+        self._topics = {fold(topic) for topic in topics}
+
+    def check(self, heard: str) -> Callable[[str], bool]:
+        """The echo test for a reply to `heard`: words the person said too are theirs to be taken up, not an echo."""
+        echoes = self._runs - _runs(heard)
+        topics = self._topics - set(_words(heard))
+        return lambda sentence: not (echoes.isdisjoint(_runs(sentence)) and topics.isdisjoint(_words(sentence)))
+
+
 def finished(sentence: str) -> bool:
     """Whether `sentence` ends as a sentence does (., !, ?, …)."""
     return sentence.rstrip().endswith((".", "!", "?", "…", '"', "»"))
 
 
-def speakable(sentences: Iterable[str], instead: str | None = None) -> Iterator[str]:
+def speakable(sentences: Iterable[str], echo: Callable[[str], bool] | None = None) -> Iterator[str]:
     """The sentences of a reply fit to be said, stopping at a whole sentence once enough was said.
 
-    `instead` is said when the model wrote something and none of it was fit to be said.
+    `echo` tells a sentence repeating the prompt (PromptEcho.check); such a sentence is dropped.
     """
     said_words = 0
-    seen = False
     said = 0
     pending: str | None = None  # the last sentence seen, held until we know whether the reply goes on
     for sentence in sentences:
-        seen = True
         if pending is not None:
             if said and said_words + len(pending.split()) > _WORDS_MAX:
                 return
@@ -88,7 +128,7 @@ def speakable(sentences: Iterable[str], instead: str | None = None) -> Iterator[
             if said >= _MAX_SENTENCES or said_words >= _WORDS_ENOUGH:
                 return
         text = clean_sentence(sentence)
-        if text is None:
+        if text is None or (echo is not None and echo(text)):
             continue
         if finished(text):
             if said and said_words + len(text.split()) > _WORDS_MAX:
@@ -102,5 +142,3 @@ def speakable(sentences: Iterable[str], instead: str | None = None) -> Iterator[
             pending = text
     if pending is not None and said == 0:  # an unfinished sentence is said only when it is all there is
         yield pending if finished(pending) else pending.rstrip(" ,;:") + "."
-    elif said == 0 and seen and instead is not None:
-        yield instead
