@@ -12,7 +12,7 @@ from papo.conversation.llm import LlmUnavailableError
 from papo.conversation.person import person_name
 from papo.conversation.prompt import Grounding, PastTurn, companion_messages, fixed_text, prompt_echo
 from papo.conversation.reach import OutOfReach, cannot, out_of_reach
-from papo.conversation.reply_filter import clean_sentence, speakable
+from papo.conversation.reply_filter import cheer_after, clean_sentence, speakable
 from papo.conversation.sentences import sentences
 from papo.conversation.tuning import LEGACY, TUNED
 from papo.conversation.unspeakable import BAN, banned_tokens, cache_path, unspeakable
@@ -190,6 +190,19 @@ def test_refusals_and_the_prompt_read_back_are_not_said() -> None:
     ):
         assert clean_sentence(unfit) is None, unfit
     assert clean_sentence("Não posso ir com você, mas adoro ouvir suas histórias.") is not None
+
+
+@pytest.mark.parametrize(
+    ("heard", "sentence", "out_of_place"),
+    [
+        ("Hoje faz cinco anos que o meu marido faleceu.", "Que ótimo!", True),
+        ("Estou me sentindo muito sozinha hoje.", "Parabéns! Você está bem.", True),
+        ("Estou com muita saudade dos meus filhos.", "Sinto muito, a saudade aperta.", False),
+        ("Meu neto Pedro passou no vestibular de medicina!", "Que ótimo! Parabéns ao Pedro.", False),
+    ],
+)
+def test_no_cheer_after_sad_news(heard: str, sentence: str, out_of_place: bool) -> None:
+    assert cheer_after(heard)(sentence) is out_of_place
 
 
 def test_the_rules_and_the_examples_read_back_are_echoes_unless_the_person_said_them() -> None:

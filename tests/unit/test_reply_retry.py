@@ -1,4 +1,4 @@
-"""A model reply unfit to be said, or brief, is asked for once more; then the brief one or a follow-up is said."""
+"""A model reply unfit to be said, or brief, is asked for once more; if nothing fit came, a follow-up is said."""
 
 from __future__ import annotations
 
@@ -82,15 +82,15 @@ def test_a_fit_reply_is_asked_for_once_and_the_baseline_never_again(state_dir: P
     assert _reply(state_dir, baseline, LEGACY)[0] == ECHO and baseline.attempts == [0]
 
 
-def test_a_brief_reply_is_asked_for_again_and_kept_if_nothing_better_comes(state_dir: Path) -> None:
-    better = TakesChat("Que ótimo!", "Que bom que ele é companheiro! Como ele se chama?")
-    assert _reply(state_dir, better)[0] == "Que bom que ele é companheiro! Como ele se chama?"
-    assert better.attempts == [0, 1]
+def test_a_brief_reply_is_said_at_once_and_continued_by_a_second_try(state_dir: Path) -> None:
+    better = TakesChat("Que ótimo!", "Que ótimo! Ele é companheiro? Como ele se chama?")
+    reply, journal = _reply(state_dir, better)
+    assert reply == "Que ótimo! Ele é companheiro? Como ele se chama?" and better.attempts == [0, 1]
+    assert journal == ["said Que ótimo!", "said Ele é companheiro?", "said Como ele se chama?"]  # nothing twice
     brief_twice = TakesChat("Que ótimo!", "Entendi.")
-    reply, journal = _reply(state_dir, brief_twice)
-    assert reply == "Que ótimo!" and journal == ["said Que ótimo!"] and brief_twice.attempts == [0, 1]
+    assert _reply(state_dir, brief_twice)[0] == "Que ótimo! Entendi." and brief_twice.attempts == [0, 1]
 
 
-def test_a_brief_first_sentence_with_more_after_it_is_said_at_once(state_dir: Path) -> None:
+def test_a_brief_first_sentence_with_more_after_it_is_asked_for_once(state_dir: Path) -> None:
     chat = TakesChat("Que ótimo! Ele late para avisar quem chega?")
     assert _reply(state_dir, chat)[0] == "Que ótimo! Ele late para avisar quem chega?" and chat.attempts == [0]

@@ -55,7 +55,7 @@ from papo.conversation.prompt import (
 from papo.conversation.reach import cannot, out_of_reach
 from papo.conversation.reminders import parse_reminder
 from papo.conversation.replier import Replier
-from papo.conversation.reply_filter import speakable, unshaped
+from papo.conversation.reply_filter import cheer_after, speakable, unshaped
 from papo.conversation.speech_output import SpeechOutput
 from papo.conversation.tuning import TUNED, Tuning
 from papo.conversation.turn import HeardTurn, TurnContext, TurnOutcome, keep
@@ -415,8 +415,9 @@ class Companion:
             return None
 
     def _speakable(self, heard: str, written: Iterable[str]) -> Iterator[str]:
-        """The model's sentences in reply to `heard` fit to be said: filtered, echoes of the prompt dropped."""
-        return speakable(written, self._echo.check(heard))
+        """The model's sentences in reply to `heard` fit to be said; echoes of the prompt and cheers at sad news out."""
+        echo, cheer = self._echo.check(heard), cheer_after(heard)
+        return speakable(written, lambda sentence: echo(sentence) or cheer(sentence))
 
     def _anticipated_messages(self, text: str) -> list[ChatMessage] | None:
         """The prompt a reply to `text` would get, or None when anticipation is off or the LLM will not answer."""

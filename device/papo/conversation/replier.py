@@ -1,8 +1,9 @@
 """Speak an answer: a fixed one, or the LLM's streamed sentence by sentence (from the anticipated reply if ready).
 
-A model reply with nothing fit to be said, or only a few words ("Que ótimo!", "Júlia."), is asked for once more;
-if that one has nothing better, the brief reply is said, else a short follow-up question (the companion's
-NOTHING_FIT). Without that follow-up (the benchmark's baseline) every reply is said as it comes.
+A model reply with nothing fit to be said is asked for once more, and so is one of only a word or two ("Que ótimo!",
+"Júlia."), which is said at once and then continued by the second try (what it repeats left out). If no try gives
+anything fit to be said, a short follow-up question is said (the companion's NOTHING_FIT). Without that follow-up
+(the benchmark's baseline) the first reply is all there is.
 """
 
 from __future__ import annotations
@@ -25,27 +26,11 @@ from papo.system.logging import fields
 log = logging.getLogger(__name__)
 
 _TRIES = 2  # a reply with nothing fit to be said is asked for once more
-BRIEF_WORDS = 3  # a whole reply of fewer words is asked for again (kept, if nothing better comes)
+BRIEF_WORDS = 3  # a whole reply of fewer words is continued by a second try
 
 
-def _brief(sentence: str) -> bool:
-    return len(sentence.split()) < BRIEF_WORDS
-
-
-def _unless_brief(fit: Iterator[str], held: list[str]) -> Iterator[str]:
-    """The sentences of `fit`, unless the whole reply is one brief sentence: that one goes to `held` instead."""
-    first = next(fit, None)
-    if first is None:
-        return
-    if _brief(first):
-        following = next(fit, None)
-        if following is None:
-            held.append(first)
-            return
-        yield first
-        first = following
-    yield first
-    yield from fit
+def _brief(sentences: list[str]) -> bool:
+    return len(sentences) == 1 and len(sentences[0].split()) < BRIEF_WORDS
 
 
 class Replier:
@@ -83,38 +68,30 @@ class Replier:
                 if turn.sign is None
                 else None
             )
-            held: list[str] = []  # brief replies kept back while a better one is asked for
-            tries = 1 if self._instead is None else _TRIES
-            attempt = 1 if prepared is not None and self._said_prepared(turn, outcome, said, prepared, held) else 0
-            while not self._answered(outcome) and attempt < tries:
+            attempt = 1 if prepared is not None and self._said_prepared(turn, outcome, said, prepared) else 0
+            while self._wants_more(outcome) and attempt < _TRIES:
                 if attempt:
                     log.info("model reply unfit or brief; asking again", extra=fields(attempt=attempt + 1))
-                self._stream(turn, outcome, said, llm, messages(), attempt, held)
+                self._stream(turn, outcome, said, llm, messages(), attempt)
                 attempt += 1
-            if not self._answered(outcome) and (held or self._instead is not None):
-                self._say_sentences(turn, outcome, said, held[:1] or [self._instead or ""])
+            if not (outcome.spoken_sentences or outcome.fallback or self._output.interrupted) and self._instead:
+                self._say_sentences(turn, outcome, said, [self._instead])
         outcome.interrupted = self._output.interrupted
 
-    def _answered(self, outcome: TurnOutcome) -> bool:
-        """Whether the turn needs nothing more: something was said, the fallback phrase, or the person barged in."""
-        return bool(outcome.spoken_sentences) or outcome.fallback or self._output.interrupted
+    def _wants_more(self, outcome: TurnOutcome) -> bool:
+        """Whether to ask the model (again): nothing said yet, or only a brief reply (never for the baseline)."""
+        if outcome.fallback or self._output.interrupted:
+            return False
+        return not outcome.spoken_sentences or (self._instead is not None and _brief(outcome.spoken_sentences))
 
-    def _said_prepared(
-        self, turn: TurnContext, outcome: TurnOutcome, said: Utterance, prepared: PreparedReply, held: list[str]
-    ) -> bool:
-        """Say the anticipated reply (a brief one goes to `held`); False when it failed before a word was said."""
+    def _said_prepared(self, turn: TurnContext, outcome: TurnOutcome, said: Utterance, prepared: PreparedReply) -> bool:
+        """Say the anticipated reply; False when it failed before a word was said (then the caller asks again)."""
         if prepared.first_token_at is not None:
             outcome.first_token_ms = max(0.0, prepared.first_token_at - turn.started) * 1000
         try:
-            first, rest = prepared.first_sentence, prepared.rest
-            if first is not None and prepared.first_speech is not None:
-                following = next(rest, None) if self._instead is not None and _brief(first) else ""
-                if following is None:
-                    held.append(first)
-                    return True
-                self._play(turn, outcome, said, first, prepared.first_speech)
-                self._say_sentences(turn, outcome, said, [following] if following else [])
-            self._say_sentences(turn, outcome, said, rest)
+            if prepared.first_sentence is not None and prepared.first_speech is not None:
+                self._play(turn, outcome, said, prepared.first_sentence, prepared.first_speech)
+            self._say_sentences(turn, outcome, said, prepared.rest)
         except LlmUnavailableError as exc:
             log.warning("language model failed mid-reply", extra=fields(reason=str(exc)[:200]))
             return bool(outcome.spoken_sentences)
@@ -130,7 +107,6 @@ class Replier:
         llm: ChatClient,
         messages: list[ChatMessage],
         attempt: int,
-        held: list[str],
     ) -> None:
         stream = llm.stream(messages, self._settings.max_tokens, self._settings.temperature, attempt=attempt)
 
@@ -141,8 +117,9 @@ class Replier:
                 yield piece
 
         try:
-            fit = self._shape(turn.heard.text, sentences(timed()))
-            self._say_sentences(turn, outcome, said, fit if self._instead is None else _unless_brief(fit, held))
+            spoken = set(outcome.spoken_sentences)  # a second try's repetition of what was said is left out
+            fit = (s for s in self._shape(turn.heard.text, sentences(timed())) if s not in spoken)
+            self._say_sentences(turn, outcome, said, fit)
         except LlmUnavailableError as exc:
             log.warning("language model unavailable; fallback answer", extra=fields(reason=str(exc)[:200]))
             if not outcome.spoken_sentences:

@@ -104,15 +104,32 @@ class PromptEcho:
         return lambda sentence: not (echoes.isdisjoint(_runs(sentence)) and topics.isdisjoint(_words(sentence)))
 
 
+_BAD_NEWS = re.compile(
+    r"\b(?:triste|tristeza|sozinh[ao]|solidao|saudade|faleceu|falecid[ao]|morreu|morte|perdi|luto|doente|doendo|dor"
+    r"|medo|chorei|chorando|inutil|ninguem|sad|lonely|alone|died|passed away|miss (?:him|her|them)|afraid|pain)\b"
+)
+_CHEER = re.compile(
+    r"^(?:que (?:otimo|bom|legal|maravilha|beleza|alegria|delicia)|parabens|otimo|excelente|maravilh|fantastico"
+    r"|how (?:nice|great|wonderful)|great|wonderful|congratulations)\b"
+)
+
+
+def cheer_after(heard: str) -> Callable[[str], bool]:
+    """The test for a cheer out of place ("Que ótimo!" after «meu marido faleceu»): after sad news, any cheer."""
+    if _BAD_NEWS.search(fold(heard)) is None:
+        return lambda sentence: False
+    return lambda sentence: _CHEER.search(fold(sentence)) is not None
+
+
 def finished(sentence: str) -> bool:
     """Whether `sentence` ends as a sentence does (., !, ?, …)."""
     return sentence.rstrip().endswith((".", "!", "?", "…", '"', "»"))
 
 
-def speakable(sentences: Iterable[str], echo: Callable[[str], bool] | None = None) -> Iterator[str]:
+def speakable(sentences: Iterable[str], unfit: Callable[[str], bool] | None = None) -> Iterator[str]:
     """The sentences of a reply fit to be said, stopping at a whole sentence once enough was said.
 
-    `echo` tells a sentence repeating the prompt (PromptEcho.check); such a sentence is dropped.
+    `unfit` tells a sentence out of place in this reply (PromptEcho.check, cheer_after): such a sentence is dropped.
     """
     said_words = 0
     said = 0
@@ -128,7 +145,7 @@ def speakable(sentences: Iterable[str], echo: Callable[[str], bool] | None = Non
             if said >= _MAX_SENTENCES or said_words >= _WORDS_ENOUGH:
                 return
         text = clean_sentence(sentence)
-        if text is None or (echo is not None and echo(text)):
+        if text is None or (unfit is not None and unfit(text)):
             continue
         if finished(text):
             if said and said_words + len(text.split()) > _WORDS_MAX:
