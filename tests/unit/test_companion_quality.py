@@ -26,6 +26,7 @@ from papo.conversation.unspeakable import BAN, banned_tokens, cache_path, unspea
         ("- Caminhar faz bem.", "Caminhar faz bem."),
         ("1. Beba água.", "Beba água."),
         ("## Dica: descanse.", "Dica: descanse."),
+        ('"Olá, Dona Cida!', "Olá, Dona Cida!"),
     ],
 )
 def test_markup_lists_and_emojis_are_removed(raw: str, said: str) -> None:
@@ -186,6 +187,9 @@ def test_refusals_and_the_prompt_read_back_are_not_said() -> None:
         "Sou uma inteligência artificial.",
         "Não posso fornecer informações sobre eventos pessoais.",
         "Desculpe, mas não posso ajudar com isso.",
+        "Se precisar de ajuda com alguma coisa, não hesite em perguntar.",
+        "Peço desculpas pela confusão, mas não tenho acesso a informações sobre você.",
+        "De nada, ficarei feliz em ajudá-lo a fazer o que você precisa.",
         "Se a pessoa diz que está cansada, você responde com carinho.",
     ):
         assert clean_sentence(unfit) is None, unfit

@@ -33,6 +33,7 @@ class TakesChat:
     def __init__(self, *takes: str) -> None:
         self._takes = list(takes)
         self.attempts: list[int] = []
+        self.last_words: list[str] = []
 
     def stream(
         self,
@@ -43,6 +44,7 @@ class TakesChat:
         attempt: int = 0,
     ) -> Iterator[str]:
         self.attempts.append(attempt)
+        self.last_words.append(messages[-1].content)
         yield self._takes.pop(0)
 
 
@@ -66,6 +68,8 @@ def test_an_unfit_reply_is_asked_for_again_and_the_second_is_said(state_dir: Pat
     reply, journal = _reply(state_dir, chat)
     assert reply == "Ele deve estar protegendo a casa. Como ele se chama?"
     assert chat.attempts == [0, 1] and journal == ["said Ele deve estar protegendo a casa.", "said Como ele se chama?"]
+    assert chat.last_words[0] == "Meu cachorro late muito de noite."
+    assert chat.last_words[1].startswith(chat.last_words[0]) and "frases completas" in chat.last_words[1]
 
 
 def test_two_unfit_replies_give_the_short_follow_up(state_dir: Path) -> None:

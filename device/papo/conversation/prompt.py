@@ -156,6 +156,18 @@ def _when(now: datetime, language: str) -> str:
     return f"{weekday}, {now.day} de {month} de {now.year}, {period} (por volta das {now.hour}h)"
 
 
+_ASKED_AGAIN = {
+    "pt": "(Responda com uma ou duas frases completas sobre o que eu acabei de contar.)",
+    "en": "(Answer in one or two whole sentences about what I just told you.)",
+}
+
+
+def asked_again(messages: list[ChatMessage], language: str) -> list[ChatMessage]:
+    """The prompt for a second try: the person's last words followed by a request for whole sentences about them."""
+    last = messages[-1]
+    return [*messages[:-1], ChatMessage(last.role, f"{last.content}\n{_ASKED_AGAIN[language]}")]
+
+
 def prompt_echo(language: str, name: str) -> PromptEcho:
     """What a reply must not repeat: the rules, what the examples have the person say, the examples' subjects."""
     sources = [_RULES[language].format(name=name)] + [said for said, _ in _EXAMPLES[language]]

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from papo.conversation.anticipation import Anticipator, PreparedReply
 from papo.conversation.llm import ChatClient, ChatMessage, LlmUnavailableError
 from papo.conversation.phrases import FALLBACK
+from papo.conversation.prompt import asked_again
 from papo.conversation.reply_filter import Shape, unshaped
 from papo.conversation.sentences import sentences
 from papo.conversation.speech_output import SpeechOutput, Utterance
@@ -72,7 +73,8 @@ class Replier:
             while self._wants_more(outcome) and attempt < _TRIES:
                 if attempt:
                     log.info("model reply unfit or brief; asking again", extra=fields(attempt=attempt + 1))
-                self._stream(turn, outcome, said, llm, messages(), attempt)
+                prompt = messages() if attempt == 0 else asked_again(messages(), self._language)
+                self._stream(turn, outcome, said, llm, prompt, attempt)
                 attempt += 1
             if not (outcome.spoken_sentences or outcome.fallback or self._output.interrupted) and self._instead:
                 self._say_sentences(turn, outcome, said, [self._instead])

@@ -26,7 +26,7 @@ def unshaped(heard: str, written: Iterable[str]) -> Iterator[str]:
 _EMOJI = re.compile(
     "[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f1e6-\U0001f1ff\u200d\ufe0f\u2b50\u2b55\u2190-\u21ff\u2300-\u23ff]"
 )
-_MARKUP = re.compile(r"[*_#`~>|\[\]{}<]|^\s*(?:[-•·]|\d+[.)])\s+")
+_MARKUP = re.compile(r"[*_#`~>|\[\]{}<\"“”]|^\s*(?:[-•·]|\d+[.)])\s+")
 _LIST_ITEM = re.compile(r"(?:^|\s)(?:\d+[.)]|[-•·])\s+(?=\w)")
 _URL = re.compile(r"https?://|www\.|\b[\w-]+\.(?:com|org|net|gov|br)\b", re.IGNORECASE)
 _CODE = re.compile(r"[{}=\\]|\b(?:def|import|return|print|function|var|const)\b\s*[\w(]|\w\(\)|</?\w+>")
@@ -39,7 +39,10 @@ _CLICHES = re.compile(
     r"|\blanguage model\b|\bassistente\b|\baqui est(?:a|ao) (?:uma?|alguns|algumas|as|os)\b"
     r"|\bhere (?:is|are) (?:a|some)\b|\bnao posso (?:fornecer|oferecer|dar) (?:informac|conselh|opini)"
     r"|\b(?:desculpe|sinto muito),? (?:mas )?nao (?:posso|consigo) (?:ajudar|responder|falar)"
-    r"|\bi (?:can't|cannot) (?:provide|help with)\b"
+    r"|\bi (?:can't|cannot) (?:provide|help with)\b|\bnao hesite em\b|\bficarei feliz em (?:te |lhe |o |a )?ajud"
+    r"|\b(?:peco desculpas|desculpe|me desculpe) (?:pela|pelo) (?:confusao|erro|mal-entendido)"
+    r"|\bnao (?:tenho acesso a|consigo fornecer) informac|\bse (?:voce )?precisar de (?:ajuda|algo|alguma coisa)\b"
+    r"|\bdon't hesitate\b|\bsorry for the confusion\b"
     r"|\ba pessoa (?:diz|disse|disser|acabou|pergunt|parec|se chama)|\bvoce responde\b|\bthe person (?:says|asks)\b"
 )  # the last line: the prompt's instructions read back
 _DOSE_UNIT = (
