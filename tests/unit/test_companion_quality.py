@@ -217,7 +217,6 @@ def test_the_rules_and_the_examples_read_back_are_echoes_unless_the_person_said_
     assert not about_the_dog("Estou aqui com você.")
     assert about_the_dog("Se você perguntar algo que contou antes, responda com uma frase completa.")  # the rules
     assert not about_the_dog("Sobre isso, converse com o médico ou com a família.")  # the rule meant to be said
-    assert about_the_dog("O que vocês compraram?")  # an example's subject, not the person's
     at_the_market = echo.check("Hoje fui à feira com a minha vizinha e comprei frutas.")
     assert not at_the_market("Que bom que você foi à feira com a minha vizinha, digo, a sua!")
     written = ["Fui à feira com a minha vizinha.", "E o seu cachorro, como está?"]

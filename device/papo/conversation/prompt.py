@@ -119,11 +119,6 @@ _EXAMPLES = {
         ("I feel lonely.", "I'm here with you. How was your day today?"),
     ),
 }
-# The examples' own subjects: a reply bringing one up that the person did not is copying an example.
-_EXAMPLE_TOPICS = {
-    "pt": ("feira", "vizinha", "compraram"),
-    "en": ("market", "neighbour", "buy"),
-}
 _EXAMPLE = {
     "pt": "Se a pessoa diz «{said}», você responde «{answer}»",
     "en": "If they say «{said}», you answer «{answer}»",
@@ -169,9 +164,8 @@ def asked_again(messages: list[ChatMessage], language: str) -> list[ChatMessage]
 
 
 def prompt_echo(language: str, name: str) -> PromptEcho:
-    """What a reply must not repeat: the rules, what the examples have the person say, the examples' subjects."""
-    sources = [_RULES[language].format(name=name)] + [said for said, _ in _EXAMPLES[language]]
-    return PromptEcho(sources, _EXAMPLE_TOPICS[language])
+    """What a reply must not repeat: the rules, and what the examples have the person say."""
+    return PromptEcho([_RULES[language].format(name=name)] + [said for said, _ in _EXAMPLES[language]])
 
 
 def fixed_text(language: str, name: str) -> str:

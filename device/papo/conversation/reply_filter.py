@@ -79,32 +79,26 @@ def clean_sentence(sentence: str) -> str | None:
     return text
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"\w+", fold(text))
-
-
 def _runs(text: str) -> set[tuple[str, ...]]:
-    words = _words(text)
+    words = re.findall(r"\w+", fold(text))
     return {tuple(words[i : i + _ECHO_RUN]) for i in range(len(words) - _ECHO_RUN + 1)}
 
 
 class PromptEcho:
-    """Tells a sentence that repeats the prompt: its rules read back, an example's saying or subject taken as its own.
+    """Tells a sentence that repeats the prompt: its rules read back, or an example's saying as if Papo had done it.
 
-    `sources` are the texts not to repeat (four words in a row); `topics` the examples' subjects (words).
+    `sources` are the texts not to repeat (four words of one in a row make an echo).
     """
 
-    def __init__(self, sources: Iterable[str], topics: Iterable[str] = ()) -> None:
+    def __init__(self, sources: Iterable[str]) -> None:
         self._runs: set[tuple[str, ...]] = set()
         for text in sources:
             self._runs |= _runs(text)
-        self._topics = {fold(topic) for topic in topics}
 
     def check(self, heard: str) -> Callable[[str], bool]:
         """The echo test for a reply to `heard`: words the person said too are theirs to be taken up, not an echo."""
         echoes = self._runs - _runs(heard)
-        topics = self._topics - set(_words(heard))
-        return lambda sentence: not (echoes.isdisjoint(_runs(sentence)) and topics.isdisjoint(_words(sentence)))
+        return lambda sentence: not echoes.isdisjoint(_runs(sentence))
 
 
 _BAD_NEWS = re.compile(
