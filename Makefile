@@ -76,7 +76,7 @@ test: setup test-packages ## run the whole test suite: Rust crates, then Python 
 	$(UV) run --frozen pytest
 
 test-fast: setup ## run the unit tier: no models, services, audio devices or browser (under a minute)
-	$(UV) run --frozen pytest -n 2 -m "not models and not services and not audio and not browser and not slow"
+	$(UV) run --frozen pytest -n 2 tests/unit -m "not models and not services and not audio and not browser and not slow"
 
 lint: setup ## ruff, mypy, the stub of the native module, rustfmt and clippy
 	$(UV) run --frozen ruff check .

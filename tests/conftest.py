@@ -1,8 +1,8 @@
 """Fixtures and the test tiers.
 
 Every test gets its own state directory. A test is marked with what it needs, so `make test-fast`
-(`-m "not models and not services and not audio and not browser and not slow"`) runs only what needs
-none of it:
+(`tests/unit -m "not models and not services and not audio and not browser and not slow"`) runs only the
+unit tests that need none of it (the unmarked end-to-end CLI tests run with `make test`):
 
 - `models`: real model files (Silero, Whisper, the embedding model, the GGUF LLM, Kokoro speech);
 - `services`: PostgreSQL, Redis or Mosquitto;
