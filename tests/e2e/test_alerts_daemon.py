@@ -112,5 +112,6 @@ def test_a_fall_said_aloud_reaches_the_family_and_papo_says_whom_it_warned(
         heard = engine.transcriber.transcribe(read_wav(recorder.path).samples)
         assert heard is not None
         spoken = words(heard.text)
-        assert "avisei" in spoken and "ana" in spoken and "bruno" in spoken, heard.text
+        joined = "".join(spoken)  # Whisper may split a word of espeak's voice ("A visei Bruno.")
+        assert "avisei" in joined and "ana" in spoken and "bruno" in spoken, heard.text
     assert len(smtp.items) == 1 and len(hook.items) == 1  # once each
