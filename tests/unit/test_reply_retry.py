@@ -84,6 +84,8 @@ def test_a_fit_reply_is_asked_for_once_and_the_baseline_never_again(state_dir: P
     assert _reply(state_dir, chat)[0] == "Que cachorro esperto! Ele late para quem?" and chat.attempts == [0]
     baseline = TakesChat(ECHO)
     assert _reply(state_dir, baseline, LEGACY)[0] == ECHO and baseline.attempts == [0]
+    silent_baseline = TakesChat("")
+    assert _reply(state_dir, silent_baseline, LEGACY)[0] is None and silent_baseline.attempts == [0]
 
 
 def test_a_brief_reply_is_said_at_once_and_continued_by_a_second_try(state_dir: Path) -> None:

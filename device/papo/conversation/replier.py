@@ -69,8 +69,9 @@ class Replier:
                 if turn.sign is None
                 else None
             )
+            tries = _TRIES if self._instead is not None else 1
             attempt = 1 if prepared is not None and self._said_prepared(turn, outcome, said, prepared) else 0
-            while self._wants_more(outcome) and attempt < _TRIES:
+            while self._wants_more(outcome) and attempt < tries:
                 if attempt:
                     log.info("model reply unfit or brief; asking again", extra=fields(attempt=attempt + 1))
                 prompt = messages() if attempt == 0 else asked_again(messages(), self._language)
@@ -81,10 +82,10 @@ class Replier:
         outcome.interrupted = self._output.interrupted
 
     def _wants_more(self, outcome: TurnOutcome) -> bool:
-        """Whether to ask the model (again): nothing said yet, or only a brief reply (never for the baseline)."""
+        """Whether to ask the model (again): nothing said yet, or only a brief reply."""
         if outcome.fallback or self._output.interrupted:
             return False
-        return not outcome.spoken_sentences or (self._instead is not None and _brief(outcome.spoken_sentences))
+        return not outcome.spoken_sentences or _brief(outcome.spoken_sentences)
 
     def _said_prepared(self, turn: TurnContext, outcome: TurnOutcome, said: Utterance, prepared: PreparedReply) -> bool:
         """Say the anticipated reply; False when it failed before a word was said (then the caller asks again)."""
